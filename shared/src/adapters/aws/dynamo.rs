@@ -1,0 +1,371 @@
+//! DynamoDB: events, profiles, the send ledger and timers in one table (layout in `item`).
+//! Recording an event is one transaction (dedup marker + event + profile), so an event is
+//! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
+
+use super::item::{self, EventItem, PersonItem, SendItem, TimerItem};
+use super::sdk_error;
+use crate::domain::{Event, MessageJob, Person, PersonId, SendRecord, SendState, Timer};
+use crate::error::PortError;
+use crate::ports::{Claim, EventLog, ProfileReader, Recorded, SendLedger, TimerStore};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Duration, Utc};
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How often a profile update is retried after losing a race with a concurrent writer.
+const MAX_PROFILE_ATTEMPTS: usize = 8;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn to_item<T: Serialize>(value: &T) -> Item {
+    serde_dynamo::to_item(value).expect("item structs always convert to DynamoDB items")
+}
+
+fn from_item<T: DeserializeOwned>(what: &'static str, item: Item) -> Result<T, PortError> {
+    serde_dynamo::from_item(item).map_err(|e| PortError::corrupt(what, e))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn state_label(state: &SendState) -> &'static str {
+    match state {
+        SendState::Claimed { .. } => "claimed",
+        SendState::Sent { .. } => "sent",
+        SendState::Skipped { .. } => "skipped",
+        SendState::Failed { .. } => "failed",
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        Ok(output.item)
+    }
+
+    fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, PortError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .build()
+            .map_err(|e| PortError::unavailable("DynamoDB", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Query all items of one partition whose sort key starts with `prefix`.
+    async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, PortError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("DynamoDB", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn read_person(&self, id: &PersonId) -> Result<Option<Person>, PortError> {
+        match self.get(item::person_pk(id), item::PROFILE_SK).await? {
+            Some(found) => Ok(Some(from_item::<PersonItem>("profile", found)?.person)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl EventLog for DynamoStore {
+    async fn record(&self, event: &Event) -> Result<Recorded, PortError> {
+        for _ in 0..MAX_PROFILE_ATTEMPTS {
+            let current = self.read_person(&event.person_id).await?;
+            let profile_condition = match &current {
+                Some(person) => format!("version = {}", person.version),
+                None => "attribute_not_exists(pk)".to_string(),
+            };
+            let mut person = current.unwrap_or_else(|| Person::new(event.person_id.clone(), event.timestamp));
+            person.apply(event);
+            let mut marker = Item::new();
+            marker.insert("pk".into(), s(item::dedup_pk(&event.message_id)));
+            marker.insert("sk".into(), s(item::DEDUP_SK));
+            marker.insert("type".into(), s(item::TYPE_DEDUP));
+            marker.insert("person_id".into(), s(event.person_id.as_str()));
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(self.put(marker, "attribute_not_exists(pk)")?)
+                .transact_items(self.put(to_item(&EventItem::new(event)), "attribute_not_exists(pk)")?)
+                .transact_items(self.put(to_item(&PersonItem::new(&person)), &profile_condition)?)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Recorded::New(person)),
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
+                    // Either the message id was seen before, or the profile moved under us.
+                    if self.get(item::dedup_pk(&event.message_id), item::DEDUP_SK).await?.is_some() {
+                        return Ok(Recorded::Duplicate);
+                    }
+                }
+                Err(error) => return Err(sdk_error("DynamoDB", error)),
+            }
+        }
+        Err(PortError::Conflict { what: "profile" })
+    }
+}
+
+impl ProfileReader for DynamoStore {
+    async fn person(&self, id: &PersonId) -> Result<Option<Person>, PortError> {
+        self.read_person(id).await
+    }
+}
+
+impl SendLedger for DynamoStore {
+    async fn claim(&self, job: &MessageJob, now: DateTime<Utc>, lease: Duration) -> Result<Claim, PortError> {
+        let record = SendRecord {
+            dedup_key: job.dedup_key.clone(),
+            person_id: job.person_id.clone(),
+            campaign_id: job.campaign_id.clone(),
+            state: SendState::Claimed { at: now },
+        };
+        let claim = SendItem {
+            pk: item::person_pk(&job.person_id),
+            sk: item::send_sk(&job.dedup_key),
+            item_type: item::TYPE_SEND.into(),
+            state: "claimed".into(),
+            claimed_at: now.timestamp_millis(),
+            record,
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&claim)))
+            // New, or a claim whose sender outlived its lease without settling.
+            .condition_expression("attribute_not_exists(pk) OR (#state = :claimed AND claimed_at <= :lapsed)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":lapsed", n((now - lease).timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Acquired),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                let existing = self.get(item::person_pk(&job.person_id), &item::send_sk(&job.dedup_key)).await?;
+                match existing.map(|found| from_item::<SendItem>("send ledger", found)).transpose()? {
+                    Some(SendItem { record: SendRecord { state: SendState::Claimed { .. }, .. }, .. }) => Ok(Claim::HeldElsewhere),
+                    Some(settled) => Ok(Claim::Settled(settled.record.state)),
+                    // Released between our write and our read: let the retry claim it.
+                    None => Ok(Claim::HeldElsewhere),
+                }
+            }
+            Err(error) => Err(sdk_error("DynamoDB", error)),
+        }
+    }
+
+    async fn settle(&self, record: &SendRecord) -> Result<(), PortError> {
+        let existing = self.get(item::person_pk(&record.person_id), &item::send_sk(&record.dedup_key)).await?;
+        let claimed_at = match existing {
+            Some(found) => from_item::<SendItem>("send ledger", found)?.claimed_at,
+            None => 0,
+        };
+        let settled = SendItem {
+            pk: item::person_pk(&record.person_id),
+            sk: item::send_sk(&record.dedup_key),
+            item_type: item::TYPE_SEND.into(),
+            state: state_label(&record.state).into(),
+            claimed_at,
+            record: record.clone(),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&settled)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        Ok(())
+    }
+
+    async fn release(&self, job: &MessageJob) -> Result<(), PortError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(item::person_pk(&job.person_id)))
+            .key("sk", s(item::send_sk(&job.dedup_key)))
+            .condition_expression("#state = :claimed")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", s("claimed"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(error) => Err(sdk_error("DynamoDB", error)),
+        }
+    }
+
+    async fn sends_to(&self, person: &PersonId) -> Result<Vec<SendRecord>, PortError> {
+        let items = self.query_prefix(item::person_pk(person), "S#").await?;
+        let mut sends: Vec<SendItem> = items.into_iter().map(|found| from_item("send ledger", found)).collect::<Result<_, _>>()?;
+        sends.sort_by_key(|send| send.claimed_at);
+        Ok(sends.into_iter().map(|send| send.record).collect())
+    }
+}
+
+const CURSOR_PK: &str = "TIMERS";
+const CURSOR_SK: &str = "CURSOR";
+
+/// Buckets are only skipped for good once they are this far in the past, so a timer written
+/// by a slightly slow or skewed evaluator still lands at or after the cursor.
+fn cursor_margin() -> Duration {
+    Duration::minutes(5)
+}
+
+impl DynamoStore {
+    /// The earliest minute that may still hold timers; `None` when no timer was ever scheduled.
+    /// Every schedule moves the cursor back to its own minute if needed, so no timer is
+    /// ever behind it.
+    async fn timer_cursor(&self) -> Result<Option<DateTime<Utc>>, PortError> {
+        let Some(found) = self.get(CURSOR_PK.into(), CURSOR_SK).await? else {
+            return Ok(None);
+        };
+        let millis = match found.get("minute") {
+            Some(AttributeValue::N(text)) => text.parse::<i64>().ok(),
+            _ => None,
+        };
+        millis.and_then(DateTime::from_timestamp_millis).map(Some).ok_or_else(|| PortError::corrupt("timer cursor", "no minute"))
+    }
+
+    /// Moves the cursor to `minute` if `condition` holds for the stored one.
+    async fn move_timer_cursor(&self, minute: DateTime<Utc>, condition: &str) -> Result<(), PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(CURSOR_PK))
+            .item("sk", s(CURSOR_SK))
+            .item("type", s(item::TYPE_CURSOR))
+            .item("minute", n(minute.timestamp_millis()))
+            .condition_expression(condition)
+            .expression_attribute_names("#minute", "minute")
+            .expression_attribute_values(":minute", n(minute.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(error) => Err(sdk_error("DynamoDB", error)),
+        }
+    }
+}
+
+fn minute_floor(at: DateTime<Utc>) -> DateTime<Utc> {
+    let millis = at.timestamp_millis();
+    DateTime::from_timestamp_millis(millis - millis.rem_euclid(60_000)).expect("in range")
+}
+
+impl TimerStore for DynamoStore {
+    async fn schedule(&self, timer: &Timer) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&TimerItem::new(timer))))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        self.move_timer_cursor(minute_floor(timer.due), "attribute_not_exists(pk) OR #minute > :minute").await
+    }
+
+    async fn due(&self, now: DateTime<Utc>, max: usize) -> Result<Vec<Timer>, PortError> {
+        let Some(cursor) = self.timer_cursor().await? else {
+            return Ok(Vec::new());
+        };
+        let last = minute_floor(now);
+        let upper = format!("{:015}$", now.timestamp_millis());
+        let mut minute = minute_floor(cursor);
+        let mut first_busy: Option<DateTime<Utc>> = None;
+        let mut due = Vec::new();
+        while minute <= last && due.len() < max {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk < :upper")
+                .expression_attribute_values(":pk", s(item::timer_bucket(minute)))
+                .expression_attribute_values(":upper", s(upper.clone()))
+                .consistent_read(true)
+                .limit((max - due.len()) as i32)
+                .send()
+                .await
+                .map_err(|e| sdk_error("DynamoDB", e))?;
+            let items = output.items.unwrap_or_default();
+            if !items.is_empty() && first_busy.is_none() {
+                first_busy = Some(minute);
+            }
+            for found in items {
+                due.push(from_item::<TimerItem>("timer", found)?.timer);
+            }
+            minute += Duration::minutes(1);
+        }
+        // Skip, from now on, the leading buckets found empty (up to the safety margin).
+        let drained_until = first_busy.unwrap_or(minute).min(minute_floor(now - cursor_margin()));
+        if drained_until > cursor {
+            self.move_timer_cursor(drained_until, "#minute < :minute").await?;
+        }
+        due.sort_by(|a, b| (a.due, &a.job.dedup_key).cmp(&(b.due, &b.job.dedup_key)));
+        Ok(due)
+    }
+
+    async fn remove(&self, timer: &Timer) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(item::timer_bucket(timer.due)))
+            .key("sk", s(item::timer_sk(timer)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        Ok(())
+    }
+}

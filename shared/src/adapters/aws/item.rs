@@ -1,0 +1,146 @@
+//! The DynamoDB table's item layout, in one place. One table holds everything, keyed by
+//! `pk` / `sk` (see docs/dynamodb.md):
+//!
+//! | item         | pk                 | sk                          | type     |
+//! |--------------|--------------------|-----------------------------|----------|
+//! | event        | `P#<person>`       | `E#<timestamp>#<messageId>` | `event`  |
+//! | profile      | `P#<person>`       | `PROFILE`                   | `person` |
+//! | send record  | `P#<person>`       | `S#<dedup key>`             | `send`   |
+//! | dedup marker | `M#<messageId>`    | `M`                         | `dedup`  |
+//! | timer        | `T#<due minute>`   | `<due ms>#<dedup key>`      | `timer`  |
+//! | timer cursor | `TIMERS`           | `CURSOR`                    | `cursor` |
+//!
+//! The stream's event source mapping filters on `type = event` and `INSERT`, so the
+//! evaluator sees only new events.
+
+use crate::domain::{DedupKey, Event, MessageId, Person, PersonId, SendRecord, Timer};
+use crate::error::PortError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const TYPE_EVENT: &str = "event";
+pub const TYPE_PERSON: &str = "person";
+pub const TYPE_SEND: &str = "send";
+pub const TYPE_DEDUP: &str = "dedup";
+pub const TYPE_TIMER: &str = "timer";
+pub const TYPE_CURSOR: &str = "cursor";
+
+pub fn person_pk(id: &PersonId) -> String {
+    format!("P#{id}")
+}
+
+pub fn event_sk(event: &Event) -> String {
+    format!("E#{}#{}", event.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ"), event.message_id)
+}
+
+pub const PROFILE_SK: &str = "PROFILE";
+
+pub fn send_sk(key: &DedupKey) -> String {
+    format!("S#{key}")
+}
+
+pub fn dedup_pk(id: &MessageId) -> String {
+    format!("M#{id}")
+}
+
+pub const DEDUP_SK: &str = "M";
+
+/// Timers are grouped by the minute they fall due, so the scheduler reads one partition
+/// per minute instead of scanning.
+pub fn timer_bucket(due: DateTime<Utc>) -> String {
+    format!("T#{}", due.format("%Y-%m-%dT%H:%M"))
+}
+
+pub fn timer_sk(timer: &Timer) -> String {
+    format!("{:015}#{}", timer.due.timestamp_millis().max(0), timer.job.dedup_key)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EventItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub person_id: String,
+    pub event: Event,
+}
+
+impl EventItem {
+    pub fn new(event: &Event) -> Self {
+        Self {
+            pk: person_pk(&event.person_id),
+            sk: event_sk(event),
+            item_type: TYPE_EVENT.into(),
+            person_id: event.person_id.to_string(),
+            event: event.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PersonItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub version: u64,
+    pub person: Person,
+}
+
+impl PersonItem {
+    pub fn new(person: &Person) -> Self {
+        Self { pk: person_pk(&person.id), sk: PROFILE_SK.into(), item_type: TYPE_PERSON.into(), version: person.version, person: person.clone() }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SendItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    /// `claimed`, `sent`, `skipped` or `failed`: what the claim condition reads.
+    pub state: String,
+    pub claimed_at: i64,
+    pub record: SendRecord,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TimerItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub timer: Timer,
+}
+
+impl TimerItem {
+    pub fn new(timer: &Timer) -> Self {
+        Self { pk: timer_bucket(timer.due), sk: timer_sk(timer), item_type: TYPE_TIMER.into(), timer: timer.clone() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TypeOnly {
+    #[serde(rename = "type")]
+    item_type: Option<String>,
+}
+
+/// The event a stream record carries, if it is the insert of an event item. Anything else on
+/// the stream (profile updates, send records, timers) is `None`.
+pub fn event_from_image(event_name: &str, new_image: serde_dynamo::Item) -> Result<Option<Event>, PortError> {
+    if event_name != "INSERT" {
+        return Ok(None);
+    }
+    let kind: TypeOnly = serde_dynamo::from_item(new_image.clone()).map_err(|e| PortError::corrupt("stream record", e))?;
+    if kind.item_type.as_deref() != Some(TYPE_EVENT) {
+        return Ok(None);
+    }
+    let item: EventItem = serde_dynamo::from_item(new_image).map_err(|e| PortError::corrupt("stream record", e))?;
+    Ok(Some(item.event))
+}
+
+/// The event in a Lambda DynamoDB stream record (see `event_from_image`).
+pub fn event_from_stream_record(record: &aws_lambda_events::dynamodb::EventRecord) -> Result<Option<Event>, PortError> {
+    event_from_image(&record.event_name, record.change.new_image.clone())
+}

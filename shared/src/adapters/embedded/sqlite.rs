@@ -1,0 +1,377 @@
+//! One SQLite database implements every storage port: events + profiles, the change feed,
+//! the job queue (with visibility timeouts and a dead-letter table), the send ledger and
+//! timers. Each port method is one transaction; `synchronous=FULL` makes a commit durable.
+
+use crate::domain::{Event, MessageJob, Person, PersonId, SendRecord, SendState, Timer};
+use crate::error::PortError;
+use crate::ports::{Change, ChangeFeed, Claim, EventLog, JobQueue, JobSource, ProfileReader, QueuedMessage, Recorded, SendLedger, TimerStore};
+use crate::Clock;
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    message_id TEXT PRIMARY KEY,
+    person_id  TEXT NOT NULL,
+    timestamp  TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_person ON events (person_id, timestamp);
+CREATE TABLE IF NOT EXISTS people (
+    person_id TEXT PRIMARY KEY,
+    body      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS changes (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed_cursor (
+    consumer TEXT PRIMARY KEY,
+    seq      INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    body          TEXT NOT NULL,
+    visible_at    INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt       TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_visibility ON jobs (visible_at);
+CREATE TABLE IF NOT EXISTS dead_jobs (
+    seq           INTEGER PRIMARY KEY,
+    body          TEXT NOT NULL,
+    receive_count INTEGER NOT NULL,
+    died_at       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sends (
+    dedup_key  TEXT PRIMARY KEY,
+    person_id  TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sends_by_person ON sends (person_id);
+CREATE TABLE IF NOT EXISTS timers (
+    dedup_key TEXT PRIMARY KEY,
+    due       INTEGER NOT NULL,
+    body      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
+"#;
+
+/// The only consumer of the embedded change feed is the evaluator.
+const FEED_CONSUMER: &str = "evaluator";
+
+/// Counts for the queue, for summaries and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub pending: u64,
+    pub dead: u64,
+}
+
+/// Cheap to clone: clones share one connection.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    connection: Arc<Mutex<Connection>>,
+    clock: Arc<dyn Clock>,
+    /// After this many receives without acknowledgement a job moves to `dead_jobs`
+    /// (SQS's `maxReceiveCount`).
+    max_receives: u32,
+}
+
+fn unavailable(error: rusqlite::Error) -> PortError {
+    PortError::unavailable("sqlite", error)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T, PortError> {
+    serde_json::from_str(text).map_err(|e| PortError::corrupt(what, e))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("domain values always serialize")
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, PortError> {
+        let connection = Connection::open(path).map_err(unavailable)?;
+        Self::init(connection, clock)
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn in_memory(clock: Arc<dyn Clock>) -> Result<Self, PortError> {
+        Self::init(Connection::open_in_memory().map_err(unavailable)?, clock)
+    }
+
+    fn init(connection: Connection, clock: Arc<dyn Clock>) -> Result<Self, PortError> {
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")
+            .map_err(unavailable)?;
+        connection.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(Self { connection: Arc::new(Mutex::new(connection)), clock, max_receives: 5 })
+    }
+
+    pub fn with_max_receives(mut self, max_receives: u32) -> Self {
+        self.max_receives = max_receives;
+        self
+    }
+
+    /// Runs `work` in one immediate transaction, committed if it returns `Ok`.
+    fn transaction<T>(&self, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, PortError>) -> Result<T, PortError> {
+        let mut connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+        let value = work(&tx)?;
+        tx.commit().map_err(unavailable)?;
+        Ok(value)
+    }
+
+    pub fn queue_stats(&self) -> Result<QueueStats, PortError> {
+        self.transaction(|tx| {
+            let count = |sql: &str| tx.query_row(sql, [], |row| row.get::<_, i64>(0)).map_err(unavailable);
+            Ok(QueueStats { pending: count("SELECT COUNT(*) FROM jobs")? as u64, dead: count("SELECT COUNT(*) FROM dead_jobs")? as u64 })
+        })
+    }
+
+    /// Every send in the ledger, for reports.
+    pub fn all_sends(&self) -> Result<Vec<SendRecord>, PortError> {
+        self.transaction(|tx| {
+            let mut statement = tx.prepare("SELECT body FROM sends ORDER BY claimed_at, dedup_key").map_err(unavailable)?;
+            let bodies = statement.query_map([], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+            bodies.map(|body| from_json("send ledger", &body.map_err(unavailable)?)).collect()
+        })
+    }
+
+    pub fn pending_timers(&self) -> Result<u64, PortError> {
+        self.transaction(|tx| tx.query_row("SELECT COUNT(*) FROM timers", [], |row| row.get::<_, i64>(0)).map(|n| n as u64).map_err(unavailable))
+    }
+}
+
+impl EventLog for EmbeddedStore {
+    async fn record(&self, event: &Event) -> Result<Recorded, PortError> {
+        self.transaction(|tx| {
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO events (message_id, person_id, timestamp, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![event.message_id.as_str(), event.person_id.as_str(), event.timestamp.to_rfc3339(), to_json(event)],
+                )
+                .map_err(unavailable)?;
+            if inserted == 0 {
+                return Ok(Recorded::Duplicate);
+            }
+            let mut person = read_person(tx, &event.person_id)?.unwrap_or_else(|| Person::new(event.person_id.clone(), event.timestamp));
+            person.apply(event);
+            tx.execute(
+                "INSERT INTO people (person_id, body) VALUES (?1, ?2) ON CONFLICT (person_id) DO UPDATE SET body = excluded.body",
+                params![person.id.as_str(), to_json(&person)],
+            )
+            .map_err(unavailable)?;
+            tx.execute("INSERT INTO changes (message_id) VALUES (?1)", params![event.message_id.as_str()]).map_err(unavailable)?;
+            Ok(Recorded::New(person))
+        })
+    }
+}
+
+fn read_person(tx: &rusqlite::Transaction<'_>, id: &PersonId) -> Result<Option<Person>, PortError> {
+    let body: Option<String> = tx
+        .query_row("SELECT body FROM people WHERE person_id = ?1", params![id.as_str()], |row| row.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    body.map(|body| from_json("profile", &body)).transpose()
+}
+
+impl ProfileReader for EmbeddedStore {
+    async fn person(&self, id: &PersonId) -> Result<Option<Person>, PortError> {
+        self.transaction(|tx| read_person(tx, id))
+    }
+}
+
+impl ChangeFeed for EmbeddedStore {
+    async fn poll(&self, max: usize) -> Result<Vec<Change>, PortError> {
+        self.transaction(|tx| {
+            let after: i64 = tx
+                .query_row("SELECT seq FROM feed_cursor WHERE consumer = ?1", params![FEED_CONSUMER], |row| row.get(0))
+                .optional()
+                .map_err(unavailable)?
+                .unwrap_or(0);
+            let mut statement = tx
+                .prepare("SELECT c.seq, e.body FROM changes c JOIN events e ON e.message_id = c.message_id WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2")
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![after, max as i64], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))
+                .map_err(unavailable)?;
+            rows.map(|row| {
+                let (seq, body) = row.map_err(unavailable)?;
+                Ok(Change { position: seq.to_string(), event: from_json("event", &body)? })
+            })
+            .collect()
+        })
+    }
+
+    async fn commit(&self, position: &str) -> Result<(), PortError> {
+        let seq: i64 = position.parse().map_err(|_| PortError::corrupt("change feed position", position))?;
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO feed_cursor (consumer, seq) VALUES (?1, ?2) ON CONFLICT (consumer) DO UPDATE SET seq = max(seq, excluded.seq)",
+                params![FEED_CONSUMER, seq],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+}
+
+impl JobQueue for EmbeddedStore {
+    async fn enqueue(&self, jobs: &[MessageJob]) -> Result<(), PortError> {
+        let now = millis(self.clock.now());
+        self.transaction(|tx| {
+            for job in jobs {
+                tx.execute("INSERT INTO jobs (body, visible_at) VALUES (?1, ?2)", params![job.to_json(), now]).map_err(unavailable)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl JobSource for EmbeddedStore {
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<QueuedMessage>, PortError> {
+        let now = millis(self.clock.now());
+        let hidden_until = now + visibility.num_milliseconds();
+        let max_receives = self.max_receives;
+        self.transaction(|tx| {
+            // Jobs received too often without success go to the dead-letter table first.
+            tx.execute(
+                "INSERT INTO dead_jobs (seq, body, receive_count, died_at) SELECT seq, body, receive_count, ?1 FROM jobs WHERE visible_at <= ?1 AND receive_count >= ?2",
+                params![now, max_receives],
+            )
+            .map_err(unavailable)?;
+            tx.execute("DELETE FROM jobs WHERE visible_at <= ?1 AND receive_count >= ?2", params![now, max_receives]).map_err(unavailable)?;
+            let mut statement = tx.prepare("SELECT seq, body, receive_count FROM jobs WHERE visible_at <= ?1 ORDER BY seq LIMIT ?2").map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![now, max as i64], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, u32>(2)?)))
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            let mut messages = Vec::with_capacity(rows.len());
+            for (seq, body, count) in rows {
+                let receipt = format!("{seq}:{}", uuid::Uuid::new_v4());
+                tx.execute(
+                    "UPDATE jobs SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2 WHERE seq = ?3",
+                    params![hidden_until, receipt, seq],
+                )
+                .map_err(unavailable)?;
+                messages.push(QueuedMessage { receipt, message_id: seq.to_string(), body, receive_count: count + 1 });
+            }
+            Ok(messages)
+        })
+    }
+
+    async fn acknowledge(&self, receipt: &str) -> Result<(), PortError> {
+        // Only the latest receipt deletes: a slow consumer whose message was redelivered
+        // cannot acknowledge someone else's delivery.
+        self.transaction(|tx| {
+            tx.execute("DELETE FROM jobs WHERE receipt = ?1", params![receipt]).map_err(unavailable)?;
+            Ok(())
+        })
+    }
+}
+
+fn state_label(state: &SendState) -> &'static str {
+    match state {
+        SendState::Claimed { .. } => "claimed",
+        SendState::Sent { .. } => "sent",
+        SendState::Skipped { .. } => "skipped",
+        SendState::Failed { .. } => "failed",
+    }
+}
+
+impl SendLedger for EmbeddedStore {
+    async fn claim(&self, job: &MessageJob, now: DateTime<Utc>, lease: Duration) -> Result<Claim, PortError> {
+        let record = SendRecord {
+            dedup_key: job.dedup_key.clone(),
+            person_id: job.person_id.clone(),
+            campaign_id: job.campaign_id.clone(),
+            state: SendState::Claimed { at: now },
+        };
+        self.transaction(|tx| {
+            let existing: Option<String> = tx
+                .query_row("SELECT body FROM sends WHERE dedup_key = ?1", params![job.dedup_key.as_str()], |row| row.get(0))
+                .optional()
+                .map_err(unavailable)?;
+            if let Some(body) = existing {
+                let current: SendRecord = from_json("send ledger", &body)?;
+                match current.state {
+                    SendState::Claimed { at } if at + lease > now => return Ok(Claim::HeldElsewhere),
+                    SendState::Claimed { .. } => {}
+                    settled => return Ok(Claim::Settled(settled)),
+                }
+            }
+            tx.execute(
+                "INSERT INTO sends (dedup_key, person_id, state, claimed_at, body) VALUES (?1, ?2, 'claimed', ?3, ?4)
+                 ON CONFLICT (dedup_key) DO UPDATE SET claimed_at = excluded.claimed_at, body = excluded.body",
+                params![job.dedup_key.as_str(), job.person_id.as_str(), millis(now), to_json(&record)],
+            )
+            .map_err(unavailable)?;
+            Ok(Claim::Acquired)
+        })
+    }
+
+    async fn settle(&self, record: &SendRecord) -> Result<(), PortError> {
+        self.transaction(|tx| {
+            tx.execute(
+                "UPDATE sends SET state = ?2, body = ?3 WHERE dedup_key = ?1",
+                params![record.dedup_key.as_str(), state_label(&record.state), to_json(record)],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn release(&self, job: &MessageJob) -> Result<(), PortError> {
+        self.transaction(|tx| {
+            tx.execute("DELETE FROM sends WHERE dedup_key = ?1 AND state = 'claimed'", params![job.dedup_key.as_str()]).map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn sends_to(&self, person: &PersonId) -> Result<Vec<SendRecord>, PortError> {
+        self.transaction(|tx| {
+            let mut statement = tx.prepare("SELECT body FROM sends WHERE person_id = ?1 ORDER BY claimed_at").map_err(unavailable)?;
+            let bodies = statement.query_map(params![person.as_str()], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+            bodies.map(|body| from_json("send ledger", &body.map_err(unavailable)?)).collect()
+        })
+    }
+}
+
+impl TimerStore for EmbeddedStore {
+    async fn schedule(&self, timer: &Timer) -> Result<(), PortError> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO timers (dedup_key, due, body) VALUES (?1, ?2, ?3)",
+                params![timer.job.dedup_key.as_str(), millis(timer.due), to_json(timer)],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn due(&self, now: DateTime<Utc>, max: usize) -> Result<Vec<Timer>, PortError> {
+        self.transaction(|tx| {
+            let mut statement = tx.prepare("SELECT body FROM timers WHERE due <= ?1 ORDER BY due, dedup_key LIMIT ?2").map_err(unavailable)?;
+            let bodies = statement.query_map(params![millis(now), max as i64], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+            bodies.map(|body| from_json("timer", &body.map_err(unavailable)?)).collect()
+        })
+    }
+
+    async fn remove(&self, timer: &Timer) -> Result<(), PortError> {
+        self.transaction(|tx| {
+            tx.execute("DELETE FROM timers WHERE dedup_key = ?1", params![timer.job.dedup_key.as_str()]).map_err(unavailable)?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! The sender: one message job in, at most one email out. The send is claimed in the
+//! ledger before the mailer is called, so redelivered jobs find it settled.
+
+use crate::domain::{CampaignSet, MessageJob, SendRecord, SendState, SkipReason};
+use crate::error::PortError;
+use crate::mime::{build_message, Envelope, SenderIdentity};
+use crate::ports::{Claim, MailError, Mailer, OutgoingEmail, ProfileReader, SendLedger};
+use crate::render::RenderContext;
+use crate::Clock;
+use chrono::Duration;
+use tracing::{info, warn};
+
+/// What became of a job that was handled (not retried).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivered {
+    Sent { provider_message_id: String, subject: String },
+    Skipped(SkipReason),
+    /// Permanently failed (template error, refused by the provider); recorded, not retried.
+    Failed(String),
+    /// A previous delivery of the same job settled it already.
+    AlreadySettled(SendState),
+}
+
+/// A delivery that must be tried again later (the queue will redeliver it).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error("another sender holds this send; retry after its lease")]
+    HeldElsewhere,
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error(transparent)]
+    Mail(MailError),
+}
+
+pub struct Deliverer<P, L, M, C> {
+    pub campaigns: CampaignSet,
+    pub profiles: P,
+    pub ledger: L,
+    pub mailer: M,
+    pub clock: C,
+    pub identity: SenderIdentity,
+    /// How long a claim protects a send whose sender may have died. Longer than any one
+    /// delivery takes; shorter than the queue's retry horizon.
+    pub claim_lease: Duration,
+}
+
+impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C> {
+    pub async fn deliver(&self, job: &MessageJob) -> Result<Delivered, DeliverError> {
+        match self.ledger.claim(job, self.clock.now(), self.claim_lease).await? {
+            Claim::Acquired => {}
+            Claim::Settled(state) => return Ok(Delivered::AlreadySettled(state)),
+            Claim::HeldElsewhere => return Err(DeliverError::HeldElsewhere),
+        }
+        let outcome = match self.deliver_claimed(job).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // Worth retrying: give the claim back so the redelivery can take it.
+                self.ledger.release(job).await?;
+                return Err(error);
+            }
+        };
+        let at = self.clock.now();
+        let state = match &outcome {
+            Delivered::Sent { provider_message_id, subject } => {
+                SendState::Sent { at, provider_message_id: provider_message_id.clone(), subject: subject.clone() }
+            }
+            Delivered::Skipped(reason) => SendState::Skipped { at, reason: reason.clone() },
+            Delivered::Failed(detail) => SendState::Failed { at, detail: detail.clone() },
+            Delivered::AlreadySettled(_) => unreachable!("deliver_claimed never reports a settled send"),
+        };
+        let record = SendRecord { dedup_key: job.dedup_key.clone(), person_id: job.person_id.clone(), campaign_id: job.campaign_id.clone(), state };
+        self.ledger.settle(&record).await?;
+        Ok(outcome)
+    }
+
+    async fn deliver_claimed(&self, job: &MessageJob) -> Result<Delivered, DeliverError> {
+        let Some(campaign) = self.campaigns.get(&job.campaign_id) else {
+            return Ok(Delivered::Skipped(SkipReason::UnknownCampaign));
+        };
+        let Some(person) = self.profiles.person(&job.person_id).await? else {
+            return Ok(Delivered::Skipped(SkipReason::UnknownPerson));
+        };
+        let to = match person.email() {
+            None => return Ok(Delivered::Skipped(SkipReason::NoEmailAddress)),
+            Some(Err(invalid)) => return Ok(Delivered::Skipped(SkipReason::InvalidEmailAddress { detail: invalid.reason })),
+            Some(Ok(address)) => address,
+        };
+        let context = RenderContext { person: &person, event: &job.trigger, campaign_name: &campaign.name, company: &self.identity.name };
+        let content = match campaign.template.render(&context) {
+            Ok(content) => content,
+            Err(error) => return Ok(Delivered::Failed(error.to_string())),
+        };
+        let to_name = person.traits.get("name").and_then(|v| v.as_str());
+        let envelope = Envelope {
+            from: &self.identity,
+            to: &to,
+            to_name,
+            dedup_key: &job.dedup_key,
+            campaign: &campaign.id,
+            date: self.clock.now(),
+        };
+        let raw = match build_message(&envelope, &content) {
+            Ok(raw) => raw,
+            Err(error) => return Ok(Delivered::Failed(error.to_string())),
+        };
+        let email = OutgoingEmail { dedup_key: job.dedup_key.clone(), from: self.identity.address.clone(), to: to.clone(), raw };
+        match self.mailer.send(&email).await {
+            Ok(provider_message_id) => {
+                info!(campaign = %campaign.id, person = %job.person_id, to = %to.redacted(), dedup_key = %job.dedup_key, "sent");
+                Ok(Delivered::Sent { provider_message_id, subject: content.subject })
+            }
+            Err(MailError::Rejected(detail)) => {
+                warn!(campaign = %campaign.id, person = %job.person_id, %detail, "mail provider rejected the message");
+                Ok(Delivered::Failed(detail))
+            }
+            Err(transient) => Err(DeliverError::Mail(transient)),
+        }
+    }
+}

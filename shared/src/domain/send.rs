@@ -1,0 +1,71 @@
+//! The send ledger's record of one (campaign, step, person, trigger): claimed, sent,
+//! skipped with a reason, or failed. It is both the exactly-once guard and the history.
+
+use super::ids::{CampaignId, DedupKey, PersonId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a message was not sent. Every such decision is recorded, never silent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// We have never been told about this person.
+    UnknownPerson,
+    /// No `email` trait.
+    NoEmailAddress,
+    /// An `email` trait that does not parse as an address.
+    InvalidEmailAddress { detail: String },
+    /// The campaign the job names is no longer configured.
+    UnknownCampaign,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownPerson => f.write_str("unknown person"),
+            Self::NoEmailAddress => f.write_str("no email address"),
+            Self::InvalidEmailAddress { detail } => write!(f, "invalid email address ({detail})"),
+            Self::UnknownCampaign => f.write_str("campaign no longer exists"),
+        }
+    }
+}
+
+impl SkipReason {
+    /// A short, stable label for counting skips by reason.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::UnknownPerson => "unknown_person",
+            Self::NoEmailAddress => "no_email_address",
+            Self::InvalidEmailAddress { .. } => "invalid_email_address",
+            Self::UnknownCampaign => "unknown_campaign",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SendState {
+    /// A sender took this send at `at`; if it never finishes, the claim lapses after a lease.
+    Claimed { at: DateTime<Utc> },
+    Sent { at: DateTime<Utc>, provider_message_id: String, subject: String },
+    Skipped { at: DateTime<Utc>, #[serde(flatten)] reason: SkipReason },
+    /// Sending was attempted and refused for good (a template error, a rejected message).
+    Failed { at: DateTime<Utc>, detail: String },
+}
+
+impl SendState {
+    /// Whether the send is settled: nothing will (or may) send it again.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Claimed { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendRecord {
+    pub dedup_key: DedupKey,
+    pub person_id: PersonId,
+    pub campaign_id: CampaignId,
+    #[serde(flatten)]
+    pub state: SendState,
+}

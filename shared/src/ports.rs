@@ -1,0 +1,122 @@
+//! The ports: what Nudge needs from the outside world, split by capability so each
+//! function depends only on what it uses (and its IAM policy grants only that).
+//! Every method returns `impl Future + Send` so handlers stay `Send` across awaits.
+
+use crate::domain::{DedupKey, Event, MessageJob, Person, PersonId, SendRecord, SendState, Timer};
+use crate::error::PortError;
+use chrono::{DateTime, Duration, Utc};
+use std::future::Future;
+
+/// What `EventLog::record` did with an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Stored, and the profile updated to this.
+    New(Person),
+    /// An event with this message id was stored before: nothing changed.
+    Duplicate,
+}
+
+/// Durable storage of accepted events, applied to profiles in the same atomic write.
+pub trait EventLog: Send + Sync {
+    fn record(&self, event: &Event) -> impl Future<Output = Result<Recorded, PortError>> + Send;
+}
+
+pub trait ProfileReader: Send + Sync {
+    fn person(&self, id: &PersonId) -> impl Future<Output = Result<Option<Person>, PortError>> + Send;
+}
+
+/// One stored event as the change feed reports it. `position` orders changes within the feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub position: String,
+    pub event: Event,
+}
+
+/// New events, in order, at least once. On AWS this is the table's DynamoDB stream (which
+/// Lambda polls itself; the adapter serves tests and local runs); embedded, a SQLite table.
+pub trait ChangeFeed: Send + Sync {
+    /// Up to `max` changes after the last committed position. Until `commit`, the same
+    /// changes come back again.
+    fn poll(&self, max: usize) -> impl Future<Output = Result<Vec<Change>, PortError>> + Send;
+    /// Marks everything up to and including `position` as processed.
+    fn commit(&self, position: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Where the evaluator and scheduler put work for the sender.
+pub trait JobQueue: Send + Sync {
+    fn enqueue(&self, jobs: &[MessageJob]) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// A message taken from the queue: `body` is the job as enqueued, `receipt` acknowledges it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedMessage {
+    pub receipt: String,
+    pub message_id: String,
+    pub body: String,
+    /// How many times this message has been handed out, this time included.
+    pub receive_count: u32,
+}
+
+/// The consuming side of the queue (Lambda's SQS trigger does this on AWS).
+pub trait JobSource: Send + Sync {
+    /// Up to `max` messages; each stays invisible to other receivers for `visibility`,
+    /// then comes back unless acknowledged.
+    fn receive(&self, max: usize, visibility: Duration) -> impl Future<Output = Result<Vec<QueuedMessage>, PortError>> + Send;
+    fn acknowledge(&self, receipt: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The result of trying to claim a send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This sender owns the send now and must settle it.
+    Acquired,
+    /// Settled before (sent, skipped or failed): do nothing.
+    Settled(SendState),
+    /// Another sender holds a live claim: try again after its lease.
+    HeldElsewhere,
+}
+
+/// The exactly-once guard and history of sends: a conditional write claims a send before the
+/// mailer is called.
+pub trait SendLedger: Send + Sync {
+    /// Claims `job`'s send at `now`. A claim older than `lease` that was never settled is
+    /// taken over: its sender died between claiming and settling.
+    fn claim(&self, job: &MessageJob, now: DateTime<Utc>, lease: Duration) -> impl Future<Output = Result<Claim, PortError>> + Send;
+    /// Records the final state of a claimed send.
+    fn settle(&self, record: &SendRecord) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Gives a claim back after a failure worth retrying.
+    fn release(&self, job: &MessageJob) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn sends_to(&self, person: &PersonId) -> impl Future<Output = Result<Vec<SendRecord>, PortError>> + Send;
+}
+
+/// Jobs held until a due time. Scheduling the same job twice keeps one timer.
+pub trait TimerStore: Send + Sync {
+    fn schedule(&self, timer: &Timer) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Up to `max` timers due at or before `now`, earliest first.
+    fn due(&self, now: DateTime<Utc>, max: usize) -> impl Future<Output = Result<Vec<Timer>, PortError>> + Send;
+    fn remove(&self, timer: &Timer) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// A complete RFC 5322 message and its envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingEmail {
+    pub dedup_key: DedupKey,
+    pub from: crate::domain::EmailAddress,
+    pub to: crate::domain::EmailAddress,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Try again later: throttled, connection lost, provider unavailable.
+    #[error("mail provider unavailable: {0}")]
+    Transient(String),
+    /// The provider refused this message for good.
+    #[error("mail provider rejected the message: {0}")]
+    Rejected(String),
+}
+
+pub trait Mailer: Send + Sync {
+    /// Hands the message over; returns the provider's id for it.
+    fn send(&self, email: &OutgoingEmail) -> impl Future<Output = Result<String, MailError>> + Send;
+}
