@@ -9,6 +9,7 @@
 
 pub mod adapters;
 pub mod clock;
+pub mod config;
 pub mod deliver;
 pub mod domain;
 pub mod error;

@@ -1,1 +1,54 @@
+//! The evaluator function: a batch of DynamoDB stream records in, the campaigns each new
+//! event triggers applied (jobs enqueued, timers set), partial batch failures out.
+//! `nudge serve` and `nudge demo` feed `process` from the embedded change feed.
 
+use aws_lambda_events::dynamodb::Event as StreamBatch;
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use nudge_shared::adapters::aws::item::event_from_stream_record;
+use nudge_shared::domain::Event;
+use nudge_shared::evaluate::Evaluator;
+use nudge_shared::ports::{JobQueue, TimerStore};
+use nudge_shared::{Clock, PortError};
+use tracing::{error, info};
+
+pub struct EvaluatorDeps<Q, T, C> {
+    pub evaluator: Evaluator<Q, T>,
+    pub clock: C,
+}
+
+pub async fn handle<Q: JobQueue, T: TimerStore, C: Clock>(deps: &EvaluatorDeps<Q, T, C>, batch: StreamBatch) -> DynamoDbEventResponse {
+    let changes = batch.records.iter().map(|record| {
+        let position = record.change.sequence_number.clone().unwrap_or_default();
+        (position, event_from_stream_record(record))
+    });
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(failed_at) = process(deps, changes).await {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(failed_at);
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
+
+/// Evaluates changes in order and stops at the first failure, returning its position: a
+/// stream is retried from the first failed record, so nothing after it may count as done.
+/// Records that are not new events pass through.
+pub async fn process<Q: JobQueue, T: TimerStore, C: Clock>(
+    deps: &EvaluatorDeps<Q, T, C>,
+    changes: impl IntoIterator<Item = (String, Result<Option<Event>, PortError>)>,
+) -> Option<String> {
+    for (position, change) in changes {
+        let result = match change {
+            Ok(Some(event)) => deps.evaluator.evaluate(&event, deps.clock.now()).await.map(|plan| {
+                info!(message_id = %event.message_id, person = %event.person_id, now = plan.send_now.len(), later = plan.send_later.len(), "evaluated");
+            }),
+            Ok(None) => Ok(()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            error!(%position, %error, retryable = error.is_retryable(), "evaluation failed");
+            return Some(position);
+        }
+    }
+    None
+}

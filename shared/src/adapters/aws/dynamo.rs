@@ -54,6 +54,10 @@ impl DynamoStore {
         Self { client, table: table.into() }
     }
 
+    pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
     pub fn table(&self) -> &str {
         &self.table
     }

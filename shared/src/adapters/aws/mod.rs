@@ -18,6 +18,8 @@ mod sqs;
 mod streams;
 
 #[cfg(feature = "aws")]
+pub use aws_config::SdkConfig;
+#[cfg(feature = "aws")]
 pub use config::{load_sdk_config, sdk_config_for_endpoint};
 #[cfg(feature = "aws")]
 pub use dynamo::DynamoStore;

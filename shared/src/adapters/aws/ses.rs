@@ -17,6 +17,10 @@ impl SesMailer {
     pub fn new(client: Client, configuration_set: Option<String>) -> Self {
         Self { client, configuration_set: configuration_set.filter(|name| !name.is_empty()) }
     }
+
+    pub fn from_config(config: &aws_config::SdkConfig, configuration_set: Option<String>) -> Self {
+        Self::new(Client::new(config), configuration_set)
+    }
 }
 
 impl Mailer for SesMailer {
