@@ -1,1 +1,108 @@
-fn main(){}
+//! `nudge`: the local runner (`serve`) and the demo (`demo`) on the embedded default.
+
+mod demo;
+mod http;
+mod runner;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use nudge_shared::domain::EmailAddress;
+use nudge_shared::mime::SenderIdentity;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "nudge", version, about = "Behavioral email: what your customers do in, the right email out.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the tracking API locally, with the whole pipeline in process (SQLite, outbox).
+    Serve {
+        #[arg(long, default_value_t = 8080, env = "NUDGE_PORT")]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1", env = "NUDGE_HOST")]
+        host: String,
+        /// Directory for the database (nudge.db) and the outbox of sent mail.
+        #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
+        data: PathBuf,
+        /// Deliver through this SMTP relay (HOST:PORT) instead of writing the outbox.
+        #[arg(long, env = "NUDGE_SMTP")]
+        smtp: Option<String>,
+        #[arg(long, default_value = "hello@nudge.localhost", env = "SENDER_ADDRESS")]
+        sender_address: String,
+        #[arg(long, default_value = "Nudge", env = "SENDER_NAME")]
+        sender_name: String,
+        /// How often the pipeline looks for new work, in milliseconds.
+        #[arg(long, default_value_t = 250)]
+        poll_ms: u64,
+    },
+    /// Simulate customers on a virtual clock through the real pipeline; write an outbox and a summary.
+    Demo {
+        /// Where the outbox, the database and the summary go.
+        #[arg(long, default_value = "nudge-out")]
+        out: PathBuf,
+        /// How many simulated people sign up.
+        #[arg(long, default_value_t = 200)]
+        people: usize,
+        /// How many simulated days the demo covers.
+        #[arg(long, default_value_t = 3)]
+        days: u32,
+        /// Seed for the simulation: the same seed gives the same run.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Percent of stream batches and queue messages delivered a second time, as
+        /// DynamoDB Streams and SQS may do.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+        redeliver_percent: u8,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NUDGE_LOG").unwrap_or_else(|_| default_log_filter(&cli.command).into()))
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("nudge: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_log_filter(command: &Command) -> &'static str {
+    match command {
+        Command::Serve { .. } => "info",
+        // The demo prints its own progress and summary.
+        Command::Demo { .. } => "warn",
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { port, host, data, smtp, sender_address, sender_name, poll_ms } => {
+            let address = EmailAddress::parse(&sender_address).map_err(|e| anyhow::anyhow!("--sender-address {sender_address:?}: {}", e.reason))?;
+            serve::serve(serve::ServeOptions {
+                host,
+                port,
+                data,
+                smtp,
+                identity: SenderIdentity { address, name: sender_name },
+                poll_interval: std::time::Duration::from_millis(poll_ms),
+            })
+            .await
+        }
+        Command::Demo { out, people, days, seed, redeliver_percent } => {
+            anyhow::ensure!(people > 0, "--people must be at least 1");
+            anyhow::ensure!(days > 0, "--days must be at least 1");
+            demo::run(demo::DemoOptions { out, people, days, seed, redeliver_percent }).await
+        }
+    }
+}
