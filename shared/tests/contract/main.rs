@@ -1,1 +1,43 @@
+//! The port contract, written once and run against both adapter sets: the embedded one
+//! (SQLite, outbox) and the AWS one (DynamoDB + Streams, SQS, SES v2 on the local emulator).
+//! A behavior the pipeline relies on belongs here, so both deployments keep it.
 
+mod backends;
+mod event_log;
+mod feed;
+mod fixtures;
+mod ledger;
+mod mailer;
+mod queue;
+mod timers;
+
+macro_rules! contract {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod embedded {
+            $( #[tokio::test] async fn $test() { crate::$module::$test(crate::backends::Embedded::new().await).await } )*
+        }
+        mod aws {
+            $( #[tokio::test] async fn $test() { crate::$module::$test(crate::backends::Aws::new().await).await } )*
+        }
+    };
+}
+
+contract!(
+    event_log::records_a_new_event_and_builds_the_profile,
+    event_log::the_same_message_id_twice_is_stored_once,
+    event_log::concurrent_duplicates_store_one_event,
+    event_log::an_unknown_person_has_no_profile,
+    feed::recorded_events_come_in_order_until_committed,
+    feed::a_duplicate_event_is_not_fed_twice,
+    queue::enqueued_jobs_are_received_intact_and_acknowledged,
+    queue::an_unacknowledged_job_comes_back,
+    queue::more_jobs_than_one_batch_all_arrive,
+    ledger::only_one_claim_wins_until_settled,
+    ledger::a_lapsed_claim_is_taken_over,
+    ledger::a_released_claim_can_be_claimed_again,
+    ledger::concurrent_claims_have_one_winner,
+    ledger::sends_are_listed_per_person,
+    timers::timers_come_due_in_order_and_once,
+    timers::scheduling_the_same_job_twice_keeps_one_timer,
+    mailer::a_raw_message_arrives_intact,
+);

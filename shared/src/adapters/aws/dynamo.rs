@@ -76,11 +76,14 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, PortError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
+    /// One put of a transaction, if `condition` holds. `version`, when given, is bound to
+    /// `:version` (and `#version`) for the condition to compare against.
+    fn put(&self, item: Item, condition: &str, version: Option<u64>) -> Result<TransactWriteItem, PortError> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        if let Some(version) = version {
+            put = put.expression_attribute_names("#version", "version").expression_attribute_values(":version", n(version as i64));
+        }
+        let put = put
             .build()
             .map_err(|e| PortError::unavailable("DynamoDB", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -123,9 +126,10 @@ impl EventLog for DynamoStore {
     async fn record(&self, event: &Event) -> Result<Recorded, PortError> {
         for _ in 0..MAX_PROFILE_ATTEMPTS {
             let current = self.read_person(&event.person_id).await?;
-            let profile_condition = match &current {
-                Some(person) => format!("version = {}", person.version),
-                None => "attribute_not_exists(pk)".to_string(),
+            // Written only over the profile we read: a concurrent writer makes us read again.
+            let (profile_condition, read_version) = match &current {
+                Some(person) => ("#version = :version", Some(person.version)),
+                None => ("attribute_not_exists(pk)", None),
             };
             let mut person = current.unwrap_or_else(|| Person::new(event.person_id.clone(), event.timestamp));
             person.apply(event);
@@ -137,9 +141,9 @@ impl EventLog for DynamoStore {
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(self.put(marker, "attribute_not_exists(pk)")?)
-                .transact_items(self.put(to_item(&EventItem::new(event)), "attribute_not_exists(pk)")?)
-                .transact_items(self.put(to_item(&PersonItem::new(&person)), &profile_condition)?)
+                .transact_items(self.put(marker, "attribute_not_exists(pk)", None)?)
+                .transact_items(self.put(to_item(&EventItem::new(event)), "attribute_not_exists(pk)", None)?)
+                .transact_items(self.put(to_item(&PersonItem::new(&person)), profile_condition, read_version)?)
                 .send()
                 .await;
             match result {

@@ -24,7 +24,7 @@ pub use config::{load_sdk_config, sdk_config_for_endpoint};
 #[cfg(feature = "aws")]
 pub use dynamo::DynamoStore;
 #[cfg(feature = "aws")]
-pub use provision::{create_queue_with_dead_letter_queue, create_table, QueueUrls};
+pub use provision::{create_queue_with_dead_letter_queue, create_sender_identity, create_table, QueueUrls};
 #[cfg(feature = "aws")]
 pub use ses::SesMailer;
 #[cfg(feature = "aws")]

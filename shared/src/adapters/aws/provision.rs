@@ -63,3 +63,10 @@ pub async fn create_queue_with_dead_letter_queue(client: &aws_sdk_sqs::Client, n
         .unwrap_or_default();
     Ok(QueueUrls { queue, dead_letter_queue })
 }
+
+/// Registers `address` as an SES identity. On AWS a person verifies the sending domain once;
+/// the emulator verifies at once.
+pub async fn create_sender_identity(client: &aws_sdk_sesv2::Client, address: &str) -> Result<(), PortError> {
+    client.create_email_identity().email_identity(address).send().await.map_err(|e| sdk_error("SES", e))?;
+    Ok(())
+}
