@@ -1,0 +1,125 @@
+//! The sender function driven by SQS event fixtures: one welcome job for `user-1`.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::{Duration, TimeZone, Utc};
+use nudge_fn_sender::{handle, SenderDeps};
+use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
+use nudge_shared::domain::{builtin_campaigns, EmailAddress, PersonId, SendState, SkipReason};
+use nudge_shared::ingest::{accept, CallType};
+use nudge_shared::mime::SenderIdentity;
+use nudge_shared::ports::{MailError, Mailer, OutgoingEmail, SendLedger};
+use nudge_shared::{Clock, VirtualClock};
+use std::sync::Arc;
+
+fn welcome_job() -> SqsEvent {
+    serde_json::from_slice(include_bytes!("../../fixtures/sqs-welcome-job.json")).expect("fixture parses as an SQS event")
+}
+
+fn clock() -> VirtualClock {
+    VirtualClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 5).unwrap())
+}
+
+struct World {
+    store: EmbeddedStore,
+    outbox: tempfile::TempDir,
+}
+
+impl World {
+    async fn with_person(traits: serde_json::Value) -> Self {
+        let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
+        let body = serde_json::json!({"userId": "user-1", "messageId": "msg-identify-1", "traits": traits}).to_string();
+        accept(&store, CallType::Identify, body.as_bytes(), clock().now()).await.unwrap();
+        Self { store, outbox: tempfile::tempdir().unwrap() }
+    }
+
+    fn deps<M: Mailer>(&self, mailer: M) -> SenderDeps<EmbeddedStore, EmbeddedStore, M, VirtualClock> {
+        SenderDeps {
+            campaigns: builtin_campaigns(),
+            profiles: self.store.clone(),
+            ledger: self.store.clone(),
+            mailer,
+            clock: clock(),
+            identity: SenderIdentity { address: EmailAddress::parse("hello@acme.test").unwrap(), name: "Acme".into() },
+            claim_lease: Duration::minutes(10),
+        }
+    }
+
+    fn outbox(&self) -> OutboxMailer {
+        OutboxMailer::new(self.outbox.path()).unwrap()
+    }
+
+    fn sent_files(&self) -> Vec<String> {
+        std::fs::read_dir(self.outbox.path()).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect()
+    }
+
+    async fn ledger_state(&self) -> SendState {
+        let sends = self.store.sends_to(&PersonId::parse("user-1").unwrap()).await.unwrap();
+        assert_eq!(sends.len(), 1);
+        sends[0].state.clone()
+    }
+}
+
+fn failures(response: &SqsBatchResponse) -> Vec<String> {
+    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_welcome_job_becomes_one_email_and_a_sent_record() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com", "first_name": "Ada"})).await;
+    let response = handle(&world.deps(world.outbox()), welcome_job()).await;
+    assert!(failures(&response).is_empty());
+    let files = world.sent_files();
+    assert_eq!(files.len(), 1);
+    assert!(files[0].contains("To: ada@example.com"), "{}", files[0]);
+    assert!(files[0].contains("Subject: Welcome to Acme, Ada!"));
+    assert!(files[0].contains("pro"), "the trigger's properties reach the template");
+    assert!(matches!(world.ledger_state().await, SendState::Sent { ref subject, .. } if subject == "Welcome to Acme, Ada!"));
+}
+
+#[tokio::test]
+async fn a_redelivered_job_sends_nothing_more() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com"})).await;
+    let deps = world.deps(world.outbox());
+    handle(&deps, welcome_job()).await;
+    let again = handle(&deps, welcome_job()).await;
+    assert!(failures(&again).is_empty(), "a settled job is acknowledged, not retried");
+    assert_eq!(world.sent_files().len(), 1);
+}
+
+#[tokio::test]
+async fn a_person_without_email_is_skipped_with_the_reason_recorded() {
+    let world = World::with_person(serde_json::json!({"first_name": "Ada"})).await;
+    let response = handle(&world.deps(world.outbox()), welcome_job()).await;
+    assert!(failures(&response).is_empty());
+    assert!(world.sent_files().is_empty());
+    assert!(matches!(world.ledger_state().await, SendState::Skipped { reason: SkipReason::NoEmailAddress, .. }));
+}
+
+#[tokio::test]
+async fn a_malformed_message_is_reported_failed_and_the_rest_of_the_batch_goes_on() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com"})).await;
+    let batch: SqsEvent = serde_json::from_slice(include_bytes!("../../fixtures/sqs-malformed-and-good.json")).unwrap();
+    let response = handle(&world.deps(world.outbox()), batch).await;
+    assert_eq!(failures(&response), ["2e1424d4-f796-459a-8184-9c92662be6da"], "kept for the dead-letter queue, not dropped");
+    assert_eq!(world.sent_files().len(), 1);
+}
+
+/// A provider that is throttling.
+struct ThrottledMailer;
+
+impl Mailer for ThrottledMailer {
+    async fn send(&self, _email: &OutgoingEmail) -> Result<String, MailError> {
+        Err(MailError::Transient("Throttling: Maximum sending rate exceeded".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_send_is_retried_and_succeeds_later() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com"})).await;
+    let response = handle(&world.deps(ThrottledMailer), welcome_job()).await;
+    assert_eq!(failures(&response), ["059f36b4-87a3-44ab-83d2-661975830a7d"]);
+    assert!(world.store.sends_to(&PersonId::parse("user-1").unwrap()).await.unwrap().is_empty(), "the claim was given back");
+    let retry = handle(&world.deps(world.outbox()), welcome_job()).await;
+    assert!(failures(&retry).is_empty());
+    assert_eq!(world.sent_files().len(), 1);
+}
