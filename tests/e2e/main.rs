@@ -1,1 +1,189 @@
+//! The whole pipeline on the AWS adapters against the local emulator, through the real
+//! handler functions: API Gateway request → ingest → DynamoDB → stream records → evaluator
+//! → SQS → sender → SES, and the scheduler for the delayed campaign. The stream records and
+//! queue messages are read from the emulator and handed to the handlers exactly as Lambda
+//! would, then handed over again, as Lambda may.
 
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::dynamodb::{Event as StreamBatch, EventRecord};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use chrono::{Duration, TimeZone, Utc};
+use nudge_fn_evaluator::EvaluatorDeps;
+use nudge_fn_ingest::IngestDeps;
+use nudge_fn_scheduler::SchedulerDeps;
+use nudge_fn_sender::SenderDeps;
+use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer, SqsQueue};
+use nudge_shared::domain::{builtin_campaigns, EmailAddress, PersonId, SendState};
+use nudge_shared::evaluate::Evaluator;
+use nudge_shared::mime::SenderIdentity;
+use nudge_shared::ports::{JobSource, QueuedMessage, SendLedger};
+use nudge_shared::VirtualClock;
+
+struct Stack {
+    store: DynamoStore,
+    feed: DynamoStreamFeed,
+    queue: SqsQueue,
+    mailer: SesMailer,
+    clock: VirtualClock,
+}
+
+impl Stack {
+    async fn deploy() -> Self {
+        let config = aws::sdk_config_for_endpoint(&nudge_tests::endpoint()).await;
+        let table = nudge_tests::unique_name("nudge");
+        let stream_arn = aws::create_table(&aws_sdk_dynamodb_client(&config), &table).await.expect("table");
+        let queues = aws::create_queue_with_dead_letter_queue(&aws_sdk_sqs_client(&config), &nudge_tests::unique_name("nudge-jobs"), 5).await.expect("queues");
+        aws::create_sender_identity(&aws_sdk_sesv2_client(&config), "hello@acme.test").await.expect("identity");
+        Self {
+            store: DynamoStore::from_config(&config, table),
+            feed: DynamoStreamFeed::from_config(&config, stream_arn),
+            queue: SqsQueue::from_config(&config, queues.queue),
+            mailer: SesMailer::from_config(&config, None),
+            clock: VirtualClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 1).unwrap()),
+        }
+    }
+
+    async fn post(&self, fixture: &[u8], body: serde_json::Value) -> i64 {
+        let mut request: ApiGatewayV2httpRequest = serde_json::from_slice(fixture).unwrap();
+        request.body = Some(body.to_string());
+        let deps = IngestDeps { log: self.store.clone(), clock: self.clock.clone() };
+        nudge_fn_ingest::handle(&deps, request).await.status_code
+    }
+
+    /// Everything on the stream so far, as Lambda would batch it.
+    async fn stream_batch(&self) -> StreamBatch {
+        let mut records: Vec<EventRecord> = Vec::new();
+        for _ in 0..10 {
+            let batch = self.feed.read_batch(100).await.unwrap();
+            if batch.is_empty() && !records.is_empty() {
+                break;
+            }
+            records.extend(batch);
+        }
+        let mut event = StreamBatch::default();
+        event.records = records;
+        event
+    }
+
+    async fn evaluate(&self, batch: StreamBatch) -> usize {
+        let deps = EvaluatorDeps {
+            evaluator: Evaluator { campaigns: builtin_campaigns(), queue: self.queue.clone(), timers: self.store.clone() },
+            clock: self.clock.clone(),
+        };
+        nudge_fn_evaluator::handle(&deps, batch).await.batch_item_failures.len()
+    }
+
+    async fn receive_jobs(&self) -> Vec<QueuedMessage> {
+        let mut messages = Vec::new();
+        for _ in 0..5 {
+            let got = self.queue.receive(10, Duration::seconds(30)).await.unwrap();
+            if got.is_empty() && !messages.is_empty() {
+                break;
+            }
+            messages.extend(got);
+        }
+        messages
+    }
+
+    /// Hands `messages` to the sender as one SQS batch; deletes the ones it succeeded with,
+    /// as Lambda's SQS integration does.
+    async fn send(&self, messages: &[QueuedMessage]) -> usize {
+        let mut batch = SqsEvent::default();
+        for message in messages {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(message.message_id.clone());
+            record.receipt_handle = Some(message.receipt.clone());
+            record.body = Some(message.body.clone());
+            batch.records.push(record);
+        }
+        let deps = SenderDeps {
+            campaigns: builtin_campaigns(),
+            profiles: self.store.clone(),
+            ledger: self.store.clone(),
+            mailer: self.mailer.clone(),
+            clock: self.clock.clone(),
+            identity: SenderIdentity { address: EmailAddress::parse("hello@acme.test").unwrap(), name: "Acme".into() },
+            claim_lease: Duration::minutes(10),
+        };
+        let response = nudge_fn_sender::handle(&deps, batch).await;
+        for message in messages {
+            if !response.batch_item_failures.iter().any(|f| f.item_identifier == message.message_id) {
+                let _ = self.queue.acknowledge(&message.receipt).await;
+            }
+        }
+        response.batch_item_failures.len()
+    }
+
+    async fn tick(&self) -> usize {
+        let deps = SchedulerDeps { timers: self.store.clone(), queue: self.queue.clone(), clock: self.clock.clone(), batch_size: 100 };
+        let event: EventBridgeEvent = serde_json::from_slice(include_bytes!("../../functions/scheduler/fixtures/scheduled-event.json")).unwrap();
+        nudge_fn_scheduler::handle(&deps, event).await.unwrap().timers_fired
+    }
+}
+
+fn aws_sdk_dynamodb_client(config: &aws::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(config)
+}
+
+fn aws_sdk_sqs_client(config: &aws::SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
+}
+
+fn aws_sdk_sesv2_client(config: &aws::SdkConfig) -> aws_sdk_sesv2::Client {
+    aws_sdk_sesv2::Client::new(config)
+}
+
+async fn emails_to(address: &str) -> Vec<String> {
+    nudge_tests::ses_sent_emails().await.into_iter().filter(|e| e.destinations.iter().any(|d| d == address)).map(|e| e.raw).collect()
+}
+
+#[tokio::test]
+async fn signed_up_flows_from_the_api_to_ses_once_even_when_everything_is_delivered_twice() {
+    let stack = Stack::deploy().await;
+    let email = format!("{}@example.com", nudge_tests::unique_name("ada"));
+    let identify = include_bytes!("../../functions/ingest/fixtures/identify.json");
+    let track = include_bytes!("../../functions/ingest/fixtures/track-signed-up.json");
+
+    // The API: identify, then signed_up, and a client retry of signed_up.
+    let identify_body = serde_json::json!({"userId": "user-1", "messageId": "msg-identify-1", "traits": {"email": email, "first_name": "Ada"}});
+    assert_eq!(stack.post(identify, identify_body).await, 200);
+    let signed_up = serde_json::json!({"userId": "user-1", "event": "signed_up", "messageId": "msg-signup-1", "timestamp": "2026-03-02T09:00:00Z", "properties": {"plan": "pro"}});
+    assert_eq!(stack.post(track, signed_up.clone()).await, 200);
+    assert_eq!(stack.post(track, signed_up).await, 200);
+
+    // The stream, to the evaluator, twice.
+    let batch = stack.stream_batch().await;
+    let event_inserts = batch.records.iter().filter(|r| aws::item::event_from_stream_record(r).unwrap().is_some()).count();
+    assert_eq!(event_inserts, 2, "identify and one signed_up reached the stream: the retry was deduplicated");
+    assert_eq!(stack.evaluate(batch.clone()).await, 0);
+    assert_eq!(stack.evaluate(batch).await, 0);
+
+    // The queue, to the sender, twice.
+    let jobs = stack.receive_jobs().await;
+    assert_eq!(jobs.len(), 2, "the redelivered batch enqueued the welcome job again");
+    assert_eq!(stack.send(&jobs).await, 0);
+    assert_eq!(stack.send(&jobs).await, 0);
+
+    let delivered = emails_to(&email).await;
+    assert_eq!(delivered.len(), 1, "one welcome email, however often it was asked for");
+    assert!(delivered[0].contains("Subject: Welcome to Acme, Ada!"), "{}", delivered[0]);
+    assert!(delivered[0].contains("X-Nudge-Campaign: welcome"));
+
+    // A day later the scheduler fires the tips timer; the sender sends it.
+    assert_eq!(stack.tick().await, 0, "nothing is due yet");
+    stack.clock.advance(Duration::days(1));
+    assert_eq!(stack.tick().await, 1);
+    let jobs = stack.receive_jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(stack.send(&jobs).await, 0);
+    assert_eq!(stack.tick().await, 0, "a fired timer is gone");
+
+    let delivered = emails_to(&email).await;
+    assert_eq!(delivered.len(), 2);
+    assert!(delivered.iter().any(|raw| raw.contains("X-Nudge-Campaign: getting-started")));
+
+    let sends = stack.store.sends_to(&PersonId::parse("user-1").unwrap()).await.unwrap();
+    assert_eq!(sends.len(), 2);
+    assert!(sends.iter().all(|s| matches!(s.state, SendState::Sent { .. })), "{sends:?}");
+}
