@@ -1,1 +1,190 @@
+//! The `nudge` binary as people run it: `demo` end to end, `serve` over real HTTP with mail
+//! to the outbox or to an SMTP relay, and the errors bad arguments get.
 
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+fn nudge() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nudge"));
+    command.env_remove("NUDGE_LOG");
+    command
+}
+
+fn eml_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect()).unwrap_or_default()
+}
+
+#[test]
+fn demo_writes_an_outbox_and_a_summary_with_no_duplicate_email() {
+    let out = tempfile::tempdir().unwrap();
+    let output = nudge().args(["demo", "--people", "40", "--days", "2", "--seed", "3", "--out"]).arg(out.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("Duplicate emails: 0"), "{stdout}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("signed up"), "progress goes to stderr");
+
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
+    let files = eml_files(&out.path().join("outbox"));
+    let sent: u64 = summary["campaigns"].as_array().unwrap().iter().map(|c| c["sent"].as_u64().unwrap()).sum();
+    assert_eq!(files.len() as u64, sent, "one .eml per sent email");
+    assert!(sent > 0);
+    assert!(summary["pipeline"]["stream_batches_redelivered"].as_u64().unwrap() > 0, "the demo exercises redelivery");
+    let welcome = &summary["campaigns"][0];
+    assert_eq!(welcome["triggered"], 40, "everyone who signed up triggered the welcome");
+    for file in files {
+        let raw = std::fs::read_to_string(&file).unwrap();
+        assert!(raw.contains("Content-Type: multipart/alternative"), "{}", file.display());
+        assert!(raw.contains("From: \"Acme Analytics\" <hello@acme.example>"));
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_demo() {
+    let run = |dir: &Path| {
+        let output = nudge().args(["demo", "--people", "15", "--days", "2", "--seed", "11", "--out"]).arg(dir).output().unwrap();
+        assert!(output.status.success());
+        let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+        (summary["campaigns"].clone(), summary["pipeline"].clone())
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert_eq!(run(a.path()), run(b.path()));
+}
+
+#[test]
+fn bad_arguments_get_a_message_naming_them() {
+    let output = nudge().args(["demo", "--people", "0"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--people"));
+
+    let output = nudge().args(["serve", "--sender-address", "not an address"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--sender-address"));
+
+    let output = nudge().args(["serve", "--smtp", "no-port-here"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--smtp"));
+}
+
+/// A running `nudge serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Self {
+        let mut child = nudge()
+            .args(["serve", "--port", "0", "--poll-ms", "50", "--data"])
+            .arg(data)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no URL in {line:?}")).to_string();
+        Self { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    let response = client.post(url).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn sign_up(server: &Server, email: &str) {
+    let client = reqwest::Client::new();
+    let (status, _) = post(&client, &format!("{}/v1/identify", server.url), json!({"userId": "u-42", "traits": {"email": email, "first_name": "Grace"}})).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(&client, &format!("{}/v1/track", server.url), json!({"userId": "u-42", "event": "signed_up", "messageId": "s-42"})).await;
+    assert_eq!((status, body), (200, json!({"success": true, "duplicate": false})));
+}
+
+#[tokio::test]
+async fn serve_accepts_tracking_calls_and_the_welcome_lands_in_the_outbox() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    sign_up(&server, "grace@example.com").await;
+
+    let outbox = data.path().join("outbox");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while eml_files(&outbox).is_empty() {
+        assert!(Instant::now() < deadline, "no email in {} after 20 s", outbox.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let raw = std::fs::read_to_string(&eml_files(&outbox)[0]).unwrap();
+    assert!(raw.contains("To: grace@example.com"));
+    assert!(raw.contains("Subject: Welcome to Nudge, Grace!"), "{raw}");
+
+    let client = reqwest::Client::new();
+    let (status, body) = post(&client, &format!("{}/v1/track", server.url), json!({"userId": "u-42"})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["field"], "event");
+    let status = client.get(format!("{}/v1/nothing-here", server.url)).send().await.unwrap().status().as_u16();
+    assert_eq!(status, 404);
+}
+
+/// A minimal SMTP relay: accepts one message and hands back its DATA.
+async fn smtp_sink() -> (u16, tokio::task::JoinHandle<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"220 sink ready\r\n").await.unwrap();
+        let mut data = String::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" | "HELO" => b"250 sink\r\n",
+                "DATA" => {
+                    write.write_all(b"354 go ahead\r\n").await.unwrap();
+                    while let Some(body_line) = lines.next_line().await.unwrap() {
+                        if body_line == "." {
+                            break;
+                        }
+                        data.push_str(&body_line);
+                        data.push('\n');
+                    }
+                    b"250 queued as 42\r\n"
+                }
+                "QUIT" => {
+                    write.write_all(b"221 bye\r\n").await.unwrap();
+                    break;
+                }
+                _ => b"250 ok\r\n",
+            };
+            write.write_all(reply).await.unwrap();
+            if verb == "DATA" {
+                break;
+            }
+        }
+        data
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn serve_delivers_through_an_smtp_relay_when_asked() {
+    let (port, received) = smtp_sink().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--smtp", &format!("127.0.0.1:{port}")]);
+    sign_up(&server, "grace@example.com").await;
+    let message = tokio::time::timeout(Duration::from_secs(20), received).await.expect("the relay got a message in time").unwrap();
+    assert!(message.contains("Subject: Welcome to Nudge, Grace!"), "{message}");
+    assert!(message.contains("X-Nudge-Campaign: welcome"));
+    assert!(eml_files(&data.path().join("outbox")).is_empty(), "with --smtp nothing goes to the outbox");
+}
