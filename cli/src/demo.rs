@@ -33,8 +33,42 @@ pub struct DemoOptions {
 /// How far the virtual clock moves between pipeline runs.
 const TICK: i64 = 10; // minutes
 
-const FIRST_NAMES: &[&str] = &["Ada", "Grace", "Alan", "Zoë", "Linus", "Margaret", "José", "Barbara", "Ken", "Radia", "Dennis", "Frances", "Edsger", "Hedy", "Tim", "Katherine"];
-const LAST_NAMES: &[&str] = &["Lovelace", "Hopper", "Turing", "Kay", "Torvalds", "Hamilton", "Valim", "Liskov", "Thompson", "Perlman", "Ritchie", "Allen", "Dijkstra", "Lamarr", "Berners-Lee", "Johnson"];
+const FIRST_NAMES: &[&str] = &[
+    "Ada",
+    "Grace",
+    "Alan",
+    "Zoë",
+    "Linus",
+    "Margaret",
+    "José",
+    "Barbara",
+    "Ken",
+    "Radia",
+    "Dennis",
+    "Frances",
+    "Edsger",
+    "Hedy",
+    "Tim",
+    "Katherine",
+];
+const LAST_NAMES: &[&str] = &[
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Kay",
+    "Torvalds",
+    "Hamilton",
+    "Valim",
+    "Liskov",
+    "Thompson",
+    "Perlman",
+    "Ritchie",
+    "Allen",
+    "Dijkstra",
+    "Lamarr",
+    "Berners-Lee",
+    "Johnson",
+];
 const PLANS: &[&str] = &["free", "pro", "team"];
 
 /// SplitMix64: small, fast, and the same sequence for the same seed on every machine.
@@ -92,7 +126,10 @@ struct Population {
 fn simulate_people(options: &DemoOptions, start: DateTime<Utc>, random: &mut Random) -> (Vec<Call>, Population) {
     let window = Duration::days(i64::from(options.days));
     let mut calls = Vec::new();
-    let mut population = Population { people: options.people, ..Default::default() };
+    let mut population = Population {
+        people: options.people,
+        ..Default::default()
+    };
     for n in 1..=options.people {
         let user_id = format!("user-{n:05}");
         let first = random.pick(FIRST_NAMES);
@@ -129,9 +166,17 @@ fn simulate_people(options: &DemoOptions, start: DateTime<Utc>, random: &mut Ran
         // A client that timed out and sent the same call again: same messageId.
         if random.percent(5) {
             population.client_retries += 1;
-            calls.push(Call { at: signup + Duration::seconds(40), path: "/v1/track", body: signed_up.clone() });
+            calls.push(Call {
+                at: signup + Duration::seconds(40),
+                path: "/v1/track",
+                body: signed_up.clone(),
+            });
         }
-        calls.push(Call { at: signup + Duration::seconds(2), path: "/v1/track", body: signed_up });
+        calls.push(Call {
+            at: signup + Duration::seconds(2),
+            path: "/v1/track",
+            body: signed_up,
+        });
         for visit in 0..random.below(4) {
             let at = signup + Duration::minutes(30 + random.below(60 * 24 * 2) as i64);
             if at < start + window {
@@ -169,14 +214,20 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     prepare_output(&options.out, &outbox_dir)?;
     let database = options.out.join("nudge.db");
     let store = EmbeddedStore::open(&database, shared_clock.clone()).with_context(|| format!("cannot open {}", database.display()))?;
-    let identity = SenderIdentity { address: EmailAddress::parse("hello@acme.example").expect("valid"), name: "Acme Analytics".into() };
+    let identity = SenderIdentity {
+        address: EmailAddress::parse("hello@acme.example").expect("valid"),
+        name: "Acme Analytics".into(),
+    };
     let campaigns = builtin_campaigns();
     let mailer = LocalMailer::Outbox(OutboxMailer::new(&outbox_dir).context("cannot create the outbox")?);
     let pipeline = Arc::new(LocalPipeline::new(store.clone(), shared_clock, campaigns.clone(), mailer, identity));
 
     let mut random = Random(options.seed);
     let (calls, population) = simulate_people(&options, start, &mut random);
-    let mut redelivery = SeededRedelivery { random: Random(options.seed ^ 0xDEAD_BEEF), percent: options.redeliver_percent };
+    let mut redelivery = SeededRedelivery {
+        random: Random(options.seed ^ 0xDEAD_BEEF),
+        percent: options.redeliver_percent,
+    };
     let mut progress = Progress::new(options.people);
     let mut totals = PumpReport::default();
     let mut responses: BTreeMap<u16, usize> = BTreeMap::new();
@@ -201,12 +252,27 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     }
     progress.finish();
 
-    let summary = Summary::collect(&options, &population, &store, &campaigns, totals, (responses, duplicates_reported), start, end, &outbox_dir).await?;
+    let summary = Summary::collect(
+        &options,
+        &population,
+        &store,
+        &campaigns,
+        totals,
+        (responses, duplicates_reported),
+        start,
+        end,
+        &outbox_dir,
+    )
+    .await?;
     let text = summary.render();
     std::fs::write(options.out.join("summary.txt"), &text).context("cannot write summary.txt")?;
     std::fs::write(options.out.join("summary.json"), serde_json::to_string_pretty(&summary)?).context("cannot write summary.json")?;
     print!("{text}");
-    anyhow::ensure!(summary.duplicate_emails == 0, "{} duplicate emails found in the outbox", summary.duplicate_emails);
+    anyhow::ensure!(
+        summary.duplicate_emails == 0,
+        "{} duplicate emails found in the outbox",
+        summary.duplicate_emails
+    );
     Ok(())
 }
 
@@ -239,7 +305,11 @@ async fn post(pipeline: &Arc<LocalPipeline>, call: &Call) -> anyhow::Result<(u16
     let status = response.status().as_u16();
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
     if status >= 500 {
-        anyhow::bail!("the ingest function answered {status} for {}: {}", call.path, String::from_utf8_lossy(&body));
+        anyhow::bail!(
+            "the ingest function answered {status} for {}: {}",
+            call.path,
+            String::from_utf8_lossy(&body)
+        );
     }
     let duplicate = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["duplicate"] == true);
     Ok((status, duplicate))
@@ -263,7 +333,12 @@ struct Progress {
 
 impl Progress {
     fn new(people: usize) -> Self {
-        Self { people, signed_up: 0, last_shown: None, terminal: std::io::stderr().is_terminal() }
+        Self {
+            people,
+            signed_up: 0,
+            last_shown: None,
+            terminal: std::io::stderr().is_terminal(),
+        }
     }
 
     fn show(&mut self, now: DateTime<Utc>, store: &EmbeddedStore) -> anyhow::Result<()> {
@@ -271,7 +346,11 @@ impl Progress {
             return Ok(());
         }
         self.last_shown = Some(now);
-        let sent = store.all_sends()?.iter().filter(|s| matches!(s.state, SendState::Sent { .. })).count();
+        let sent = store
+            .all_sends()?
+            .iter()
+            .filter(|s| matches!(s.state, SendState::Sent { .. }))
+            .count();
         let line = format!(
             "  {}  signed up {:>5}/{}  emails sent {:>5}",
             now.format("%a %d %b %H:%M"),
@@ -375,7 +454,11 @@ impl Summary {
                         SendState::Sent { subject, .. } => {
                             summary.sent += 1;
                             if examples.iter().filter(|e: &&Example| e.campaign == summary.id).count() < 2 {
-                                examples.push(Example { file: outbox.join(format!("{}.eml", send.dedup_key)), campaign: summary.id.clone(), subject: subject.clone() });
+                                examples.push(Example {
+                                    file: outbox.join(format!("{}.eml", send.dedup_key)),
+                                    campaign: summary.id.clone(),
+                                    subject: subject.clone(),
+                                });
                             }
                         }
                         SendState::Skipped { reason, .. } => *summary.skipped.entry(reason.label().replace('_', " ")).or_default() += 1,
@@ -433,10 +516,16 @@ impl Summary {
             "People without an email address: {}; with a mistyped one: {}\n\n",
             self.population.without_email, self.population.with_mistyped_email
         );
-        out += &format!("{:<44} {:>9} {:>6} {:>8} {:>8}\n", "Campaign", "Triggered", "Sent", "Skipped", "Pending");
+        out += &format!(
+            "{:<44} {:>9} {:>6} {:>8} {:>8}\n",
+            "Campaign", "Triggered", "Sent", "Skipped", "Pending"
+        );
         for campaign in &self.campaigns {
             let skipped: usize = campaign.skipped.values().sum();
-            out += &format!("{:<44} {:>9} {:>6} {:>8} {:>8}\n", campaign.name, campaign.triggered, campaign.sent, skipped, campaign.pending);
+            out += &format!(
+                "{:<44} {:>9} {:>6} {:>8} {:>8}\n",
+                campaign.name, campaign.triggered, campaign.sent, skipped, campaign.pending
+            );
             for (reason, count) in &campaign.skipped {
                 out += &format!("    skipped, {reason}: {count}\n");
             }
@@ -451,11 +540,18 @@ impl Summary {
             "\nAt-least-once delivery, simulated: {} stream batches and {} queue messages were delivered twice.\n",
             self.pipeline.stream_batches_redelivered, self.pipeline.queue_messages_redelivered
         );
-        out += &format!("Duplicate emails: {} (one per campaign and person, checked over the outbox)\n", self.duplicate_emails);
+        out += &format!(
+            "Duplicate emails: {} (one per campaign and person, checked over the outbox)\n",
+            self.duplicate_emails
+        );
         if self.dead_letter_jobs > 0 {
             out += &format!("Jobs in the dead-letter queue: {}\n", self.dead_letter_jobs);
         }
-        out += &format!("\nOutbox: {} ({} .eml files; open them in any mail client)\n", self.outbox.display(), self.outbox_files);
+        out += &format!(
+            "\nOutbox: {} ({} .eml files; open them in any mail client)\n",
+            self.outbox.display(),
+            self.outbox_files
+        );
         for example in &self.examples {
             out += &format!("  {}  \"{}\"\n", example.file.display(), example.subject);
         }
@@ -476,7 +572,10 @@ fn count_outbox(outbox: &Path) -> anyhow::Result<(usize, usize)> {
         files += 1;
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let header = |name: &str| {
-            text.lines().take_while(|l| !l.is_empty()).find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string())).unwrap_or_default()
+            text.lines()
+                .take_while(|l| !l.is_empty())
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+                .unwrap_or_default()
         };
         *seen.entry((header("To:"), header("X-Nudge-Campaign:"))).or_default() += 1;
     }

@@ -32,7 +32,10 @@ pub(crate) async fn forward_to_ingest(State(pipeline): State<Arc<LocalPipeline>>
 async fn to_lambda_event(request: Request, clock: &SharedClock) -> Result<ApiGatewayV2httpRequest, Response> {
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
-        plain_error(StatusCode::PAYLOAD_TOO_LARGE, "request body is larger than API Gateway accepts (10 MB)")
+        plain_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body is larger than API Gateway accepts (10 MB)",
+        )
     })?;
     let (body, is_base64) = match std::str::from_utf8(&bytes) {
         Ok(text) => (text.to_string(), false),
@@ -82,7 +85,10 @@ fn from_lambda_response(response: aws_lambda_events::apigw::ApiGatewayV2httpResp
     let mut out = Response::new(body);
     *out.status_mut() = StatusCode::from_u16(response.status_code as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in response.headers.iter() {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_str().as_bytes()), HeaderValue::from_bytes(value.as_bytes())) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
             out.headers_mut().insert(name, value);
         }
     }
@@ -90,8 +96,12 @@ fn from_lambda_response(response: aws_lambda_events::apigw::ApiGatewayV2httpResp
 }
 
 fn plain_error(status: StatusCode, message: &str) -> Response {
-    let mut response = Response::new(Body::from(serde_json::json!({"error": {"code": "invalid_request", "message": message}}).to_string()));
+    let mut response = Response::new(Body::from(
+        serde_json::json!({"error": {"code": "invalid_request", "message": message}}).to_string(),
+    ));
     *response.status_mut() = status;
-    response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     response
 }

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "nudge", version, about = "Behavioral email: what your customers do in, the right email out.")]
+#[command(
+    name = "nudge",
+    version,
+    about = "Behavioral email: what your customers do in, the right email out."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,7 +69,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NUDGE_LOG").unwrap_or_else(|_| default_log_filter(&cli.command).into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NUDGE_LOG").unwrap_or_else(|_| default_log_filter(&cli.command).into()),
+        )
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match runtime.block_on(run(cli.command)) {
@@ -87,22 +93,47 @@ fn default_log_filter(command: &Command) -> &'static str {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve { port, host, data, smtp, sender_address, sender_name, poll_ms } => {
-            let address = EmailAddress::parse(&sender_address).map_err(|e| anyhow::anyhow!("--sender-address {sender_address:?}: {}", e.reason))?;
+        Command::Serve {
+            port,
+            host,
+            data,
+            smtp,
+            sender_address,
+            sender_name,
+            poll_ms,
+        } => {
+            let address =
+                EmailAddress::parse(&sender_address).map_err(|e| anyhow::anyhow!("--sender-address {sender_address:?}: {}", e.reason))?;
             serve::serve(serve::ServeOptions {
                 host,
                 port,
                 data,
                 smtp,
-                identity: SenderIdentity { address, name: sender_name },
+                identity: SenderIdentity {
+                    address,
+                    name: sender_name,
+                },
                 poll_interval: std::time::Duration::from_millis(poll_ms),
             })
             .await
         }
-        Command::Demo { out, people, days, seed, redeliver_percent } => {
+        Command::Demo {
+            out,
+            people,
+            days,
+            seed,
+            redeliver_percent,
+        } => {
             anyhow::ensure!(people > 0, "--people must be at least 1");
             anyhow::ensure!(days > 0, "--days must be at least 1");
-            demo::run(demo::DemoOptions { out, people, days, seed, redeliver_percent }).await
+            demo::run(demo::DemoOptions {
+                out,
+                people,
+                days,
+                seed,
+                redeliver_percent,
+            })
+            .await
         }
     }
 }

@@ -92,9 +92,16 @@ pub struct LocalPipeline {
 impl LocalPipeline {
     pub fn new(store: EmbeddedStore, clock: SharedClock, campaigns: CampaignSet, mailer: LocalMailer, identity: SenderIdentity) -> Self {
         Self {
-            ingest: IngestDeps { log: store.clone(), clock: clock.clone() },
+            ingest: IngestDeps {
+                log: store.clone(),
+                clock: clock.clone(),
+            },
             evaluator: EvaluatorDeps {
-                evaluator: Evaluator { campaigns: campaigns.clone(), queue: store.clone(), timers: store.clone() },
+                evaluator: Evaluator {
+                    campaigns: campaigns.clone(),
+                    queue: store.clone(),
+                    timers: store.clone(),
+                },
                 clock: clock.clone(),
             },
             sender: SenderDeps {
@@ -106,7 +113,12 @@ impl LocalPipeline {
                 identity,
                 claim_lease: Duration::minutes(10),
             },
-            scheduler: SchedulerDeps { timers: store.clone(), queue: store.clone(), clock: clock.clone(), batch_size: 100 },
+            scheduler: SchedulerDeps {
+                timers: store.clone(),
+                queue: store.clone(),
+                clock: clock.clone(),
+                batch_size: 100,
+            },
             store,
             clock,
         }
@@ -126,7 +138,10 @@ impl LocalPipeline {
 
     /// One round of each stage.
     pub async fn pump_once(&self, redelivery: &mut dyn Redelivery) -> Result<PumpReport, PortError> {
-        let mut report = PumpReport { timers_fired: nudge_fn_scheduler::handle(&self.scheduler, tick_event()).await?.timers_fired, ..Default::default() };
+        let mut report = PumpReport {
+            timers_fired: nudge_fn_scheduler::handle(&self.scheduler, tick_event()).await?.timers_fired,
+            ..Default::default()
+        };
         self.evaluate_changes(&mut report, redelivery).await?;
         self.send_jobs(&mut report, redelivery).await?;
         Ok(report)

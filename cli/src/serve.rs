@@ -41,15 +41,21 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     // Scripts (and the tests) read this line to find the port.
     println!("nudge serve: listening on http://{address} (data in {})", options.data.display());
-    axum::serve(listener, router(pipeline)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router(pipeline))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     worker.abort();
     info!("stopped");
     Ok(())
 }
 
 fn smtp_mailer(relay: &str) -> anyhow::Result<SmtpMailer> {
-    let (host, port) = relay.rsplit_once(':').with_context(|| format!("--smtp {relay:?}: expected HOST:PORT"))?;
-    let port: u16 = port.parse().with_context(|| format!("--smtp {relay:?}: {port:?} is not a port number"))?;
+    let (host, port) = relay
+        .rsplit_once(':')
+        .with_context(|| format!("--smtp {relay:?}: expected HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("--smtp {relay:?}: {port:?} is not a port number"))?;
     Ok(SmtpMailer::plain(host, port, None))
 }
 
@@ -57,7 +63,12 @@ async fn run_pipeline(pipeline: Arc<LocalPipeline>, interval: Duration) {
     loop {
         match pipeline.run_until_idle(&mut NoRedelivery).await {
             Ok(report) if report.jobs_handled + report.changes_evaluated + report.timers_fired > 0 => {
-                info!(changes = report.changes_evaluated, jobs = report.jobs_handled, timers = report.timers_fired, "pipeline round")
+                info!(
+                    changes = report.changes_evaluated,
+                    jobs = report.jobs_handled,
+                    timers = report.timers_fired,
+                    "pipeline round"
+                )
             }
             Ok(_) => {}
             // Storage trouble is retried on the next round; nothing is acknowledged that failed.

@@ -27,7 +27,9 @@ pub struct VirtualClock {
 
 impl VirtualClock {
     pub fn starting_at(at: DateTime<Utc>) -> Self {
-        Self { micros: Arc::new(AtomicI64::new(at.timestamp_micros())) }
+        Self {
+            micros: Arc::new(AtomicI64::new(at.timestamp_micros())),
+        }
     }
 
     pub fn advance(&self, by: Duration) {

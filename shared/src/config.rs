@@ -21,6 +21,12 @@ pub fn optional_env(name: &'static str) -> Option<String> {
 /// The sender identity from `SENDER_ADDRESS` and `SENDER_NAME`.
 pub fn sender_identity_from_env() -> Result<crate::mime::SenderIdentity, ConfigError> {
     let address = required_env("SENDER_ADDRESS")?;
-    let address = crate::domain::EmailAddress::parse(&address).map_err(|e| ConfigError::Invalid { name: "SENDER_ADDRESS", reason: e.reason })?;
-    Ok(crate::mime::SenderIdentity { address, name: optional_env("SENDER_NAME").unwrap_or_else(|| "Nudge".into()) })
+    let address = crate::domain::EmailAddress::parse(&address).map_err(|e| ConfigError::Invalid {
+        name: "SENDER_ADDRESS",
+        reason: e.reason,
+    })?;
+    Ok(crate::mime::SenderIdentity {
+        address,
+        name: optional_env("SENDER_NAME").unwrap_or_else(|| "Nudge".into()),
+    })
 }

@@ -13,7 +13,10 @@ use tracing::{info, warn};
 /// What became of a job that was handled (not retried).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivered {
-    Sent { provider_message_id: String, subject: String },
+    Sent {
+        provider_message_id: String,
+        subject: String,
+    },
     Skipped(SkipReason),
     /// Permanently failed (template error, refused by the provider); recorded, not retried.
     Failed(String),
@@ -61,14 +64,30 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
         };
         let at = self.clock.now();
         let state = match &outcome {
-            Delivered::Sent { provider_message_id, subject } => {
-                SendState::Sent { at, provider_message_id: provider_message_id.clone(), subject: subject.clone() }
-            }
-            Delivered::Skipped(reason) => SendState::Skipped { at, reason: reason.clone() },
-            Delivered::Failed(detail) => SendState::Failed { at, detail: detail.clone() },
+            Delivered::Sent {
+                provider_message_id,
+                subject,
+            } => SendState::Sent {
+                at,
+                provider_message_id: provider_message_id.clone(),
+                subject: subject.clone(),
+            },
+            Delivered::Skipped(reason) => SendState::Skipped {
+                at,
+                reason: reason.clone(),
+            },
+            Delivered::Failed(detail) => SendState::Failed {
+                at,
+                detail: detail.clone(),
+            },
             Delivered::AlreadySettled(_) => unreachable!("deliver_claimed never reports a settled send"),
         };
-        let record = SendRecord { dedup_key: job.dedup_key.clone(), person_id: job.person_id.clone(), campaign_id: job.campaign_id.clone(), state };
+        let record = SendRecord {
+            dedup_key: job.dedup_key.clone(),
+            person_id: job.person_id.clone(),
+            campaign_id: job.campaign_id.clone(),
+            state,
+        };
         self.ledger.settle(&record).await?;
         Ok(outcome)
     }
@@ -85,7 +104,12 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
             Some(Err(invalid)) => return Ok(Delivered::Skipped(SkipReason::InvalidEmailAddress { detail: invalid.reason })),
             Some(Ok(address)) => address,
         };
-        let context = RenderContext { person: &person, event: &job.trigger, campaign_name: &campaign.name, company: &self.identity.name };
+        let context = RenderContext {
+            person: &person,
+            event: &job.trigger,
+            campaign_name: &campaign.name,
+            company: &self.identity.name,
+        };
         let content = match campaign.template.render(&context) {
             Ok(content) => content,
             Err(error) => return Ok(Delivered::Failed(error.to_string())),
@@ -103,11 +127,19 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
             Ok(raw) => raw,
             Err(error) => return Ok(Delivered::Failed(error.to_string())),
         };
-        let email = OutgoingEmail { dedup_key: job.dedup_key.clone(), from: self.identity.address.clone(), to: to.clone(), raw };
+        let email = OutgoingEmail {
+            dedup_key: job.dedup_key.clone(),
+            from: self.identity.address.clone(),
+            to: to.clone(),
+            raw,
+        };
         match self.mailer.send(&email).await {
             Ok(provider_message_id) => {
                 info!(campaign = %campaign.id, person = %job.person_id, to = %to.redacted(), dedup_key = %job.dedup_key, "sent");
-                Ok(Delivered::Sent { provider_message_id, subject: content.subject })
+                Ok(Delivered::Sent {
+                    provider_message_id,
+                    subject: content.subject,
+                })
             }
             Err(MailError::Rejected(detail)) => {
                 warn!(campaign = %campaign.id, person = %job.person_id, %detail, "mail provider rejected the message");

@@ -14,12 +14,19 @@ pub struct InvalidField {
 
 impl InvalidField {
     pub fn new(field: impl Into<String>, reason: impl fmt::Display) -> Self {
-        Self { field: field.into(), reason: reason.to_string() }
+        Self {
+            field: field.into(),
+            reason: reason.to_string(),
+        }
     }
 
     /// The same error seen from one level up: `email` inside `traits` becomes `traits.email`.
     pub fn within(mut self, parent: &str) -> Self {
-        self.field = if self.field.is_empty() { parent.to_string() } else { format!("{parent}.{}", self.field) };
+        self.field = if self.field.is_empty() {
+            parent.to_string()
+        } else {
+            format!("{parent}.{}", self.field)
+        };
         self
     }
 }
@@ -41,11 +48,17 @@ pub enum PortError {
 
 impl PortError {
     pub fn unavailable(what: &'static str, detail: impl fmt::Display) -> Self {
-        Self::Unavailable { what, detail: detail.to_string() }
+        Self::Unavailable {
+            what,
+            detail: detail.to_string(),
+        }
     }
 
     pub fn corrupt(what: &'static str, detail: impl fmt::Display) -> Self {
-        Self::Corrupt { what, detail: detail.to_string() }
+        Self::Corrupt {
+            what,
+            detail: detail.to_string(),
+        }
     }
 
     /// Whether the operation that failed may succeed if tried again unchanged.

@@ -65,7 +65,12 @@ pub fn parse_call(call: CallType, body: &[u8], received_at: DateTime<Utc>) -> Re
 }
 
 /// Parses and durably records one call.
-pub async fn accept<L: EventLog>(log: &L, call: CallType, body: &[u8], received_at: DateTime<Utc>) -> Result<(Event, Recorded), IngestError> {
+pub async fn accept<L: EventLog>(
+    log: &L,
+    call: CallType,
+    body: &[u8],
+    received_at: DateTime<Utc>,
+) -> Result<(Event, Recorded), IngestError> {
     let event = parse_call(call, body, received_at)?;
     let recorded = log.record(&event).await?;
     Ok((event, recorded))
@@ -121,7 +126,12 @@ mod tests {
 
     #[test]
     fn identify_takes_traits_and_anonymous_id_and_fills_defaults() {
-        let event = parse_call(CallType::Identify, br#"{"anonymousId":"a1","traits":{"email":"a@example.com"}}"#, now()).unwrap();
+        let event = parse_call(
+            CallType::Identify,
+            br#"{"anonymousId":"a1","traits":{"email":"a@example.com"}}"#,
+            now(),
+        )
+        .unwrap();
         assert_eq!(event.person_id.as_str(), "a1");
         assert_eq!(event.kind, EventKind::Identify);
         assert_eq!(event.timestamp, now());
@@ -136,8 +146,14 @@ mod tests {
         assert_eq!(field_of(CallType::Track, r#"{"userId":"u"}"#), "event");
         assert_eq!(field_of(CallType::Track, r#"{"userId":"u","event":""}"#), "event");
         assert_eq!(field_of(CallType::Track, r#"{"userId":{},"event":"x"}"#), "userId");
-        assert_eq!(field_of(CallType::Track, r#"{"userId":"u","event":"x","timestamp":"yesterday"}"#), "timestamp");
-        assert_eq!(field_of(CallType::Track, r#"{"userId":"u","event":"x","properties":[]}"#), "properties");
+        assert_eq!(
+            field_of(CallType::Track, r#"{"userId":"u","event":"x","timestamp":"yesterday"}"#),
+            "timestamp"
+        );
+        assert_eq!(
+            field_of(CallType::Track, r#"{"userId":"u","event":"x","properties":[]}"#),
+            "properties"
+        );
         assert_eq!(field_of(CallType::Identify, r#"{"userId":"u","traits":"x"}"#), "traits");
         assert_eq!(field_of(CallType::Identify, r#"{"userId":"u","messageId":true}"#), "messageId");
     }

@@ -36,7 +36,9 @@ pub fn build_message(envelope: &Envelope<'_>, content: &RenderedMessage) -> Resu
     let mailbox = |name: Option<&str>, address: &EmailAddress| -> Result<Mailbox, MimeError> {
         let address = address.as_str().parse().map_err(|e| MimeError(format!("address: {e}")))?;
         // Names come from data: strip anything that could end a header line.
-        let name = name.map(|n| n.chars().filter(|c| !c.is_control()).collect::<String>()).filter(|n| !n.trim().is_empty());
+        let name = name
+            .map(|n| n.chars().filter(|c| !c.is_control()).collect::<String>())
+            .filter(|n| !n.trim().is_empty());
         Ok(Mailbox::new(name, address))
     };
     let domain = envelope.from.address.as_str().rsplit('@').next().unwrap_or("nudge.invalid");
@@ -87,7 +89,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn build(to_name: Option<&str>, subject: &str) -> String {
-        let from = SenderIdentity { address: EmailAddress::parse("hello@acme.test").unwrap(), name: "Acme Café".into() };
+        let from = SenderIdentity {
+            address: EmailAddress::parse("hello@acme.test").unwrap(),
+            name: "Acme Café".into(),
+        };
         let to = EmailAddress::parse("ada@example.com").unwrap();
         let campaign = CampaignId::parse("welcome").unwrap();
         let key = DedupKey::for_send(&campaign, "send", &PersonId::parse("u1").unwrap(), &MessageId::parse("m1").unwrap());
@@ -99,7 +104,11 @@ mod tests {
             campaign: &campaign,
             date: Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap(),
         };
-        let content = RenderedMessage { subject: subject.into(), html: "<p>Hi</p>".into(), text: "Hi".into() };
+        let content = RenderedMessage {
+            subject: subject.into(),
+            html: "<p>Hi</p>".into(),
+            text: "Hi".into(),
+        };
         String::from_utf8(build_message(&envelope, &content).unwrap()).unwrap()
     }
 

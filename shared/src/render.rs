@@ -17,7 +17,11 @@ pub enum TemplateError {
 
 fn parser() -> &'static liquid::Parser {
     static PARSER: OnceLock<liquid::Parser> = OnceLock::new();
-    PARSER.get_or_init(|| liquid::ParserBuilder::with_stdlib().build().expect("the standard Liquid library builds"))
+    PARSER.get_or_init(|| {
+        liquid::ParserBuilder::with_stdlib()
+            .build()
+            .expect("the standard Liquid library builds")
+    })
 }
 
 #[derive(Clone)]
@@ -28,12 +32,21 @@ struct Compiled {
 
 impl Compiled {
     fn parse(part: &'static str, source: &str) -> Result<Self, TemplateError> {
-        let template = parser().parse(source).map_err(|e| TemplateError::Syntax { part, detail: e.to_string() })?;
-        Ok(Self { part, template: Arc::new(template) })
+        let template = parser().parse(source).map_err(|e| TemplateError::Syntax {
+            part,
+            detail: e.to_string(),
+        })?;
+        Ok(Self {
+            part,
+            template: Arc::new(template),
+        })
     }
 
     fn render(&self, globals: &liquid::Object) -> Result<String, TemplateError> {
-        self.template.render(globals).map_err(|e| TemplateError::Render { part: self.part, detail: e.to_string() })
+        self.template.render(globals).map_err(|e| TemplateError::Render {
+            part: self.part,
+            detail: e.to_string(),
+        })
     }
 }
 
@@ -65,7 +78,11 @@ impl MessageTemplate {
         let subject = self.subject.render(&globals)?;
         // A subject is one header line: whatever the data held, it does not break the header.
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-        Ok(RenderedMessage { subject, html: self.html.render(&globals)?, text: self.text.render(&globals)? })
+        Ok(RenderedMessage {
+            subject,
+            html: self.html.render(&globals)?,
+            text: self.text.render(&globals)?,
+        })
     }
 }
 
@@ -135,12 +152,22 @@ mod tests {
     fn render(template: &MessageTemplate, traits: Value) -> Result<RenderedMessage, TemplateError> {
         let person = person(traits);
         let event = trigger();
-        template.render(&RenderContext { person: &person, event: &event, campaign_name: "c", company: "Acme" })
+        template.render(&RenderContext {
+            person: &person,
+            event: &event,
+            campaign_name: "c",
+            company: "Acme",
+        })
     }
 
     #[test]
     fn renders_person_event_and_company() {
-        let t = MessageTemplate::parse("Hi {{ person.first_name }}", "<p>{{ event.properties.plan }} at {{ company }}</p>", "{{ person.id }}").unwrap();
+        let t = MessageTemplate::parse(
+            "Hi {{ person.first_name }}",
+            "<p>{{ event.properties.plan }} at {{ company }}</p>",
+            "{{ person.id }}",
+        )
+        .unwrap();
         let out = render(&t, json!({"first_name": "Ada"})).unwrap();
         assert_eq!(out.subject, "Hi Ada");
         assert_eq!(out.html, "<p>pro at Acme</p>");
@@ -149,7 +176,12 @@ mod tests {
 
     #[test]
     fn an_if_block_covers_a_missing_trait() {
-        let t = MessageTemplate::parse("Hi {% if person.first_name %}{{ person.first_name }}{% else %}friend{% endif %}", "", "").unwrap();
+        let t = MessageTemplate::parse(
+            "Hi {% if person.first_name %}{{ person.first_name }}{% else %}friend{% endif %}",
+            "",
+            "",
+        )
+        .unwrap();
         assert_eq!(render(&t, json!({})).unwrap().subject, "Hi friend");
     }
 
@@ -168,14 +200,21 @@ mod tests {
     #[test]
     fn subject_line_breaks_from_data_are_folded_to_spaces() {
         let t = MessageTemplate::parse("Hi {{ person.first_name }}", "", "").unwrap();
-        assert_eq!(render(&t, json!({"first_name": "Ada\r\nBcc: evil@example.com"})).unwrap().subject, "Hi Ada Bcc: evil@example.com");
+        assert_eq!(
+            render(&t, json!({"first_name": "Ada\r\nBcc: evil@example.com"})).unwrap().subject,
+            "Hi Ada Bcc: evil@example.com"
+        );
     }
 
     #[test]
     fn built_in_campaign_templates_render_for_a_bare_profile() {
         for campaign in crate::domain::builtin_campaigns().iter() {
             let out = render(&campaign.template, json!({})).unwrap();
-            assert!(!out.subject.is_empty() && !out.html.is_empty() && !out.text.is_empty(), "{}", campaign.id);
+            assert!(
+                !out.subject.is_empty() && !out.html.is_empty() && !out.text.is_empty(),
+                "{}",
+                campaign.id
+            );
         }
     }
 }

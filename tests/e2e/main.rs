@@ -33,8 +33,12 @@ impl Stack {
         let config = aws::sdk_config_for_endpoint(&nudge_tests::endpoint()).await;
         let table = nudge_tests::unique_name("nudge");
         let stream_arn = aws::create_table(&aws_sdk_dynamodb_client(&config), &table).await.expect("table");
-        let queues = aws::create_queue_with_dead_letter_queue(&aws_sdk_sqs_client(&config), &nudge_tests::unique_name("nudge-jobs"), 5).await.expect("queues");
-        aws::create_sender_identity(&aws_sdk_sesv2_client(&config), "hello@acme.test").await.expect("identity");
+        let queues = aws::create_queue_with_dead_letter_queue(&aws_sdk_sqs_client(&config), &nudge_tests::unique_name("nudge-jobs"), 5)
+            .await
+            .expect("queues");
+        aws::create_sender_identity(&aws_sdk_sesv2_client(&config), "hello@acme.test")
+            .await
+            .expect("identity");
         Self {
             store: DynamoStore::from_config(&config, table),
             feed: DynamoStreamFeed::from_config(&config, stream_arn),
@@ -47,7 +51,10 @@ impl Stack {
     async fn post(&self, fixture: &[u8], body: serde_json::Value) -> i64 {
         let mut request: ApiGatewayV2httpRequest = serde_json::from_slice(fixture).unwrap();
         request.body = Some(body.to_string());
-        let deps = IngestDeps { log: self.store.clone(), clock: self.clock.clone() };
+        let deps = IngestDeps {
+            log: self.store.clone(),
+            clock: self.clock.clone(),
+        };
         nudge_fn_ingest::handle(&deps, request).await.status_code
     }
 
@@ -68,7 +75,11 @@ impl Stack {
 
     async fn evaluate(&self, batch: StreamBatch) -> usize {
         let deps = EvaluatorDeps {
-            evaluator: Evaluator { campaigns: builtin_campaigns(), queue: self.queue.clone(), timers: self.store.clone() },
+            evaluator: Evaluator {
+                campaigns: builtin_campaigns(),
+                queue: self.queue.clone(),
+                timers: self.store.clone(),
+            },
             clock: self.clock.clone(),
         };
         nudge_fn_evaluator::handle(&deps, batch).await.batch_item_failures.len()
@@ -103,7 +114,10 @@ impl Stack {
             ledger: self.store.clone(),
             mailer: self.mailer.clone(),
             clock: self.clock.clone(),
-            identity: SenderIdentity { address: EmailAddress::parse("hello@acme.test").unwrap(), name: "Acme".into() },
+            identity: SenderIdentity {
+                address: EmailAddress::parse("hello@acme.test").unwrap(),
+                name: "Acme".into(),
+            },
             claim_lease: Duration::minutes(10),
         };
         let response = nudge_fn_sender::handle(&deps, batch).await;
@@ -116,8 +130,14 @@ impl Stack {
     }
 
     async fn tick(&self) -> usize {
-        let deps = SchedulerDeps { timers: self.store.clone(), queue: self.queue.clone(), clock: self.clock.clone(), batch_size: 100 };
-        let event: EventBridgeEvent = serde_json::from_slice(include_bytes!("../../functions/scheduler/fixtures/scheduled-event.json")).unwrap();
+        let deps = SchedulerDeps {
+            timers: self.store.clone(),
+            queue: self.queue.clone(),
+            clock: self.clock.clone(),
+            batch_size: 100,
+        };
+        let event: EventBridgeEvent =
+            serde_json::from_slice(include_bytes!("../../functions/scheduler/fixtures/scheduled-event.json")).unwrap();
         nudge_fn_scheduler::handle(&deps, event).await.unwrap().timers_fired
     }
 }
@@ -135,7 +155,12 @@ fn aws_sdk_sesv2_client(config: &aws::SdkConfig) -> aws_sdk_sesv2::Client {
 }
 
 async fn emails_to(address: &str) -> Vec<String> {
-    nudge_tests::ses_sent_emails().await.into_iter().filter(|e| e.destinations.iter().any(|d| d == address)).map(|e| e.raw).collect()
+    nudge_tests::ses_sent_emails()
+        .await
+        .into_iter()
+        .filter(|e| e.destinations.iter().any(|d| d == address))
+        .map(|e| e.raw)
+        .collect()
 }
 
 #[tokio::test]
@@ -146,7 +171,8 @@ async fn signed_up_flows_from_the_api_to_ses_once_even_when_everything_is_delive
     let track = include_bytes!("../../functions/ingest/fixtures/track-signed-up.json");
 
     // The API: identify, then signed_up, and a client retry of signed_up.
-    let identify_body = serde_json::json!({"userId": "user-1", "messageId": "msg-identify-1", "traits": {"email": email, "first_name": "Ada"}});
+    let identify_body =
+        serde_json::json!({"userId": "user-1", "messageId": "msg-identify-1", "traits": {"email": email, "first_name": "Ada"}});
     assert_eq!(stack.post(identify, identify_body).await, 200);
     let signed_up = serde_json::json!({"userId": "user-1", "event": "signed_up", "messageId": "msg-signup-1", "timestamp": "2026-03-02T09:00:00Z", "properties": {"plan": "pro"}});
     assert_eq!(stack.post(track, signed_up.clone()).await, 200);
@@ -154,8 +180,15 @@ async fn signed_up_flows_from_the_api_to_ses_once_even_when_everything_is_delive
 
     // The stream, to the evaluator, twice.
     let batch = stack.stream_batch().await;
-    let event_inserts = batch.records.iter().filter(|r| aws::item::event_from_stream_record(r).unwrap().is_some()).count();
-    assert_eq!(event_inserts, 2, "identify and one signed_up reached the stream: the retry was deduplicated");
+    let event_inserts = batch
+        .records
+        .iter()
+        .filter(|r| aws::item::event_from_stream_record(r).unwrap().is_some())
+        .count();
+    assert_eq!(
+        event_inserts, 2,
+        "identify and one signed_up reached the stream: the retry was deduplicated"
+    );
     assert_eq!(stack.evaluate(batch.clone()).await, 0);
     assert_eq!(stack.evaluate(batch).await, 0);
 

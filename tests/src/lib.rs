@@ -29,7 +29,12 @@ pub struct SentEmail {
 /// Every raw message SES has accepted so far, read from the emulator's state dump.
 pub async fn ses_sent_emails() -> Vec<SentEmail> {
     let url = format!("{}/moto-api/data.json", endpoint());
-    let state: Value = reqwest::get(&url).await.expect("the emulator answers").json().await.expect("the emulator's state is JSON");
+    let state: Value = reqwest::get(&url)
+        .await
+        .expect("the emulator answers")
+        .json()
+        .await
+        .expect("the emulator's state is JSON");
     let mut found = Vec::new();
     collect_raw_messages(&state["ses"], &mut found);
     found
@@ -43,10 +48,17 @@ fn collect_raw_messages(value: &Value, found: &mut Vec<SentEmail>) {
             if let Some(raw) = map.get("raw_data").and_then(Value::as_str) {
                 let destinations = match &map["destinations"] {
                     Value::Array(items) => items.iter().filter_map(|d| d.as_str().map(str::to_string)).collect(),
-                    Value::Object(fields) => fields.values().flat_map(|v| v.as_array().cloned().unwrap_or_default()).filter_map(|d| d.as_str().map(str::to_string)).collect(),
+                    Value::Object(fields) => fields
+                        .values()
+                        .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                        .filter_map(|d| d.as_str().map(str::to_string))
+                        .collect(),
                     _ => Vec::new(),
                 };
-                found.push(SentEmail { destinations, raw: raw.to_string() });
+                found.push(SentEmail {
+                    destinations,
+                    raw: raw.to_string(),
+                });
             } else {
                 map.values().for_each(|v| collect_raw_messages(v, found));
             }

@@ -14,24 +14,49 @@ fn nudge() -> Command {
 }
 
 fn eml_files(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect()).unwrap_or_default()
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[test]
 fn demo_writes_an_outbox_and_a_summary_with_no_duplicate_email() {
     let out = tempfile::tempdir().unwrap();
-    let output = nudge().args(["demo", "--people", "40", "--days", "2", "--seed", "3", "--out"]).arg(out.path()).output().unwrap();
+    let output = nudge()
+        .args(["demo", "--people", "40", "--days", "2", "--seed", "3", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("Duplicate emails: 0"), "{stdout}");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("signed up"), "progress goes to stderr");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("signed up"),
+        "progress goes to stderr"
+    );
 
     let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
     let files = eml_files(&out.path().join("outbox"));
-    let sent: u64 = summary["campaigns"].as_array().unwrap().iter().map(|c| c["sent"].as_u64().unwrap()).sum();
+    let sent: u64 = summary["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sent"].as_u64().unwrap())
+        .sum();
     assert_eq!(files.len() as u64, sent, "one .eml per sent email");
     assert!(sent > 0);
-    assert!(summary["pipeline"]["stream_batches_redelivered"].as_u64().unwrap() > 0, "the demo exercises redelivery");
+    assert!(
+        summary["pipeline"]["stream_batches_redelivered"].as_u64().unwrap() > 0,
+        "the demo exercises redelivery"
+    );
     let welcome = &summary["campaigns"][0];
     assert_eq!(welcome["triggered"], 40, "everyone who signed up triggered the welcome");
     for file in files {
@@ -44,7 +69,11 @@ fn demo_writes_an_outbox_and_a_summary_with_no_duplicate_email() {
 #[test]
 fn the_same_seed_gives_the_same_demo() {
     let run = |dir: &Path| {
-        let output = nudge().args(["demo", "--people", "15", "--days", "2", "--seed", "11", "--out"]).arg(dir).output().unwrap();
+        let output = nudge()
+            .args(["demo", "--people", "15", "--days", "2", "--seed", "11", "--out"])
+            .arg(dir)
+            .output()
+            .unwrap();
         assert!(output.status.success());
         let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
         (summary["campaigns"].clone(), summary["pipeline"].clone())
@@ -86,7 +115,11 @@ impl Server {
             .unwrap();
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no URL in {line:?}")).to_string();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
         Self { child, url }
     }
 }
@@ -106,9 +139,19 @@ async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) 
 
 async fn sign_up(server: &Server, email: &str) {
     let client = reqwest::Client::new();
-    let (status, _) = post(&client, &format!("{}/v1/identify", server.url), json!({"userId": "u-42", "traits": {"email": email, "first_name": "Grace"}})).await;
+    let (status, _) = post(
+        &client,
+        &format!("{}/v1/identify", server.url),
+        json!({"userId": "u-42", "traits": {"email": email, "first_name": "Grace"}}),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, body) = post(&client, &format!("{}/v1/track", server.url), json!({"userId": "u-42", "event": "signed_up", "messageId": "s-42"})).await;
+    let (status, body) = post(
+        &client,
+        &format!("{}/v1/track", server.url),
+        json!({"userId": "u-42", "event": "signed_up", "messageId": "s-42"}),
+    )
+    .await;
     assert_eq!((status, body), (200, json!({"success": true, "duplicate": false})));
 }
 
@@ -132,7 +175,13 @@ async fn serve_accepts_tracking_calls_and_the_welcome_lands_in_the_outbox() {
     let (status, body) = post(&client, &format!("{}/v1/track", server.url), json!({"userId": "u-42"})).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["field"], "event");
-    let status = client.get(format!("{}/v1/nothing-here", server.url)).send().await.unwrap().status().as_u16();
+    let status = client
+        .get(format!("{}/v1/nothing-here", server.url))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
     assert_eq!(status, 404);
 }
 
@@ -183,8 +232,14 @@ async fn serve_delivers_through_an_smtp_relay_when_asked() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &["--smtp", &format!("127.0.0.1:{port}")]);
     sign_up(&server, "grace@example.com").await;
-    let message = tokio::time::timeout(Duration::from_secs(20), received).await.expect("the relay got a message in time").unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(20), received)
+        .await
+        .expect("the relay got a message in time")
+        .unwrap();
     assert!(message.contains("Subject: Welcome to Nudge, Grace!"), "{message}");
     assert!(message.contains("X-Nudge-Campaign: welcome"));
-    assert!(eml_files(&data.path().join("outbox")).is_empty(), "with --smtp nothing goes to the outbox");
+    assert!(
+        eml_files(&data.path().join("outbox")).is_empty(),
+        "with --smtp nothing goes to the outbox"
+    );
 }

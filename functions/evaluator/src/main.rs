@@ -19,13 +19,20 @@ struct Config {
 
 impl Config {
     fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { table_name: required_env("TABLE_NAME")?, queue_url: required_env("QUEUE_URL")? })
+        Ok(Self {
+            table_name: required_env("TABLE_NAME")?,
+            queue_url: required_env("QUEUE_URL")?,
+        })
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
     let evaluator = Evaluator {
@@ -33,7 +40,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         queue: SqsQueue::from_config(&sdk, config.queue_url),
         timers: DynamoStore::from_config(&sdk, config.table_name),
     };
-    let deps = Arc::new(EvaluatorDeps { evaluator, clock: SystemClock });
+    let deps = Arc::new(EvaluatorDeps {
+        evaluator,
+        clock: SystemClock,
+    });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
         let deps = Arc::clone(&deps);
         async move { Ok::<_, lambda_runtime::Error>(handle(&deps, event.payload).await) }

@@ -60,15 +60,27 @@ fn call_for(method: &Method, path: &str) -> Result<CallType, ApiError> {
     let call = match path.trim_end_matches('/') {
         "/v1/track" => CallType::Track,
         "/v1/identify" => CallType::Identify,
-        _ => return Err(ApiError::NotFound { method: method.to_string(), path: path.into() }),
+        _ => {
+            return Err(ApiError::NotFound {
+                method: method.to_string(),
+                path: path.into(),
+            })
+        }
     };
     if method != Method::POST {
-        return Err(ApiError::MethodNotAllowed { method: method.to_string(), path: path.into() });
+        return Err(ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            path: path.into(),
+        });
     }
     Ok(call)
 }
 
-async fn accept<L: EventLog, C: Clock>(deps: &IngestDeps<L, C>, call: CallType, request: &ApiGatewayV2httpRequest) -> Result<Recorded, ApiError> {
+async fn accept<L: EventLog, C: Clock>(
+    deps: &IngestDeps<L, C>,
+    call: CallType,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<Recorded, ApiError> {
     let body = body_bytes(request)?;
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::TooLarge);

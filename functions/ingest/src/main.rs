@@ -16,16 +16,25 @@ struct Config {
 
 impl Config {
     fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { table_name: required_env("TABLE_NAME")? })
+        Ok(Self {
+            table_name: required_env("TABLE_NAME")?,
+        })
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
-    let deps = Arc::new(IngestDeps { log: DynamoStore::from_config(&sdk, config.table_name), clock: SystemClock });
+    let deps = Arc::new(IngestDeps {
+        log: DynamoStore::from_config(&sdk, config.table_name),
+        clock: SystemClock,
+    });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
         let deps = Arc::clone(&deps);
         async move { Ok::<_, lambda_runtime::Error>(handle(&deps, event.payload).await) }

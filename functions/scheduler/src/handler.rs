@@ -12,7 +12,10 @@ pub type SchedulerDeps<T, Q, C> = Scheduler<T, Q, C>;
 
 /// A failed tick returns the error, so the invocation fails and EventBridge retries it;
 /// timers fired before the failure are already gone from the store and not fired twice.
-pub async fn handle<T: TimerStore, Q: JobQueue, C: Clock>(deps: &SchedulerDeps<T, Q, C>, event: EventBridgeEvent) -> Result<TickReport, PortError> {
+pub async fn handle<T: TimerStore, Q: JobQueue, C: Clock>(
+    deps: &SchedulerDeps<T, Q, C>,
+    event: EventBridgeEvent,
+) -> Result<TickReport, PortError> {
     let report = deps.tick().await?;
     info!(schedule_time = ?event.time, timers_fired = report.timers_fired, "tick");
     Ok(report)

@@ -17,13 +17,20 @@ struct Config {
 
 impl Config {
     fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { table_name: required_env("TABLE_NAME")?, queue_url: required_env("QUEUE_URL")? })
+        Ok(Self {
+            table_name: required_env("TABLE_NAME")?,
+            queue_url: required_env("QUEUE_URL")?,
+        })
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
     let deps = Arc::new(SchedulerDeps {

@@ -11,7 +11,10 @@ use tracing::{error, info, warn};
 
 pub type SenderDeps<P, L, M, C> = Deliverer<P, L, M, C>;
 
-pub async fn handle<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock>(deps: &SenderDeps<P, L, M, C>, batch: SqsEvent) -> SqsBatchResponse {
+pub async fn handle<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock>(
+    deps: &SenderDeps<P, L, M, C>,
+    batch: SqsEvent,
+) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &batch.records {
         if let Err(error) = deliver_one(deps, message).await {
@@ -33,7 +36,10 @@ enum JobFailure {
     Deliver(#[from] DeliverError),
 }
 
-async fn deliver_one<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock>(deps: &SenderDeps<P, L, M, C>, message: &SqsMessage) -> Result<(), JobFailure> {
+async fn deliver_one<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock>(
+    deps: &SenderDeps<P, L, M, C>,
+    message: &SqsMessage,
+) -> Result<(), JobFailure> {
     let job: MessageJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| {
         error!(error = %e, "malformed job");
         JobFailure::Malformed(e)

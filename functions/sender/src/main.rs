@@ -31,7 +31,11 @@ impl Config {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
     let store = DynamoStore::from_config(&sdk, config.table_name);

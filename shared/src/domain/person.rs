@@ -90,9 +90,22 @@ mod tests {
     #[test]
     fn identify_merges_traits_and_null_removes_one() {
         let mut person = Person::new(PersonId::parse("u1").unwrap(), at("2026-01-02T00:00:00Z"));
-        person.apply(&event(EventKind::Identify, None, json!({"email": "a@example.com", "plan": "pro"}), "2026-01-02T00:00:00Z"));
-        person.apply(&event(EventKind::Identify, None, json!({"plan": null, "name": "Ada"}), "2026-01-03T00:00:00Z"));
-        assert_eq!(Value::Object(person.traits.clone()), json!({"email": "a@example.com", "name": "Ada"}));
+        person.apply(&event(
+            EventKind::Identify,
+            None,
+            json!({"email": "a@example.com", "plan": "pro"}),
+            "2026-01-02T00:00:00Z",
+        ));
+        person.apply(&event(
+            EventKind::Identify,
+            None,
+            json!({"plan": null, "name": "Ada"}),
+            "2026-01-03T00:00:00Z",
+        ));
+        assert_eq!(
+            Value::Object(person.traits.clone()),
+            json!({"email": "a@example.com", "name": "Ada"})
+        );
         assert_eq!(person.version, 2);
     }
 

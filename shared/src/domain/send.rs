@@ -48,8 +48,16 @@ impl SkipReason {
 pub enum SendState {
     /// A sender took this send at `at`; if it never finishes, the claim lapses after a lease.
     Claimed { at: DateTime<Utc> },
-    Sent { at: DateTime<Utc>, provider_message_id: String, subject: String },
-    Skipped { at: DateTime<Utc>, #[serde(flatten)] reason: SkipReason },
+    Sent {
+        at: DateTime<Utc>,
+        provider_message_id: String,
+        subject: String,
+    },
+    Skipped {
+        at: DateTime<Utc>,
+        #[serde(flatten)]
+        reason: SkipReason,
+    },
     /// Sending was attempted and refused for good (a template error, a rejected message).
     Failed { at: DateTime<Utc>, detail: String },
 }

@@ -90,8 +90,12 @@ impl Aws {
         let config = aws::sdk_config_for_endpoint(&nudge_tests::endpoint()).await;
         let table = nudge_tests::unique_name("contract");
         let stream_arn = aws::create_table(&aws_sdk_dynamodb::Client::new(&config), &table).await.unwrap();
-        let queues = aws::create_queue_with_dead_letter_queue(&aws_sdk_sqs::Client::new(&config), &nudge_tests::unique_name("jobs"), 5).await.unwrap();
-        aws::create_sender_identity(&aws_sdk_sesv2::Client::new(&config), "hello@acme.test").await.unwrap();
+        let queues = aws::create_queue_with_dead_letter_queue(&aws_sdk_sqs::Client::new(&config), &nudge_tests::unique_name("jobs"), 5)
+            .await
+            .unwrap();
+        aws::create_sender_identity(&aws_sdk_sesv2::Client::new(&config), "hello@acme.test")
+            .await
+            .unwrap();
         Self {
             store: DynamoStore::from_config(&config, table),
             feed: DynamoStreamFeed::from_config(&config, stream_arn),

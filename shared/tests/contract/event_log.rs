@@ -6,7 +6,11 @@ use serde_json::json;
 
 pub async fn records_a_new_event_and_builds_the_profile(backend: impl Backend) {
     let store = backend.store();
-    let Recorded::New(after_identify) = store.record(&identify("u1", "m1", json!({"email": "ada@example.com", "first_name": "Ada"}))).await.unwrap() else {
+    let Recorded::New(after_identify) = store
+        .record(&identify("u1", "m1", json!({"email": "ada@example.com", "first_name": "Ada"})))
+        .await
+        .unwrap()
+    else {
         panic!("a new event is recorded as new");
     };
     assert_eq!(after_identify.traits["first_name"], "Ada");
@@ -14,7 +18,11 @@ pub async fn records_a_new_event_and_builds_the_profile(backend: impl Backend) {
         panic!("a new event is recorded as new");
     };
     assert_eq!(after_track.event_counts["signed_up"], 1);
-    let stored = store.person(&PersonId::parse("u1").unwrap()).await.unwrap().expect("the profile exists");
+    let stored = store
+        .person(&PersonId::parse("u1").unwrap())
+        .await
+        .unwrap()
+        .expect("the profile exists");
     assert_eq!(stored, after_track, "what is read back is what was written");
     assert_eq!(stored.traits["email"], "ada@example.com");
 }
@@ -34,7 +42,10 @@ pub async fn concurrent_duplicates_store_one_event(backend: impl Backend) {
     let store = backend.store();
     let event = track("u1", "order_completed", "m-concurrent", 0);
     let (a, b, c) = tokio::join!(store.record(&event), store.record(&event), store.record(&event));
-    let new = [a.unwrap(), b.unwrap(), c.unwrap()].iter().filter(|r| matches!(r, Recorded::New(_))).count();
+    let new = [a.unwrap(), b.unwrap(), c.unwrap()]
+        .iter()
+        .filter(|r| matches!(r, Recorded::New(_)))
+        .count();
     assert_eq!(new, 1, "exactly one of the concurrent writes stores the event");
     let person = store.person(&PersonId::parse("u1").unwrap()).await.unwrap().unwrap();
     assert_eq!(person.event_counts["order_completed"], 1);

@@ -13,7 +13,11 @@ fn sent(job: &nudge_shared::domain::MessageJob) -> SendRecord {
         dedup_key: job.dedup_key.clone(),
         person_id: job.person_id.clone(),
         campaign_id: job.campaign_id.clone(),
-        state: SendState::Sent { at: start(), provider_message_id: "p-1".into(), subject: "Welcome".into() },
+        state: SendState::Sent {
+            at: start(),
+            provider_message_id: "p-1".into(),
+            subject: "Welcome".into(),
+        },
     }
 }
 
@@ -21,17 +25,31 @@ pub async fn only_one_claim_wins_until_settled(backend: impl Backend) {
     let ledger = backend.store();
     let job = job("u1", "m1");
     assert_eq!(ledger.claim(&job, start(), lease()).await.unwrap(), Claim::Acquired);
-    assert_eq!(ledger.claim(&job, start() + Duration::minutes(1), lease()).await.unwrap(), Claim::HeldElsewhere);
+    assert_eq!(
+        ledger.claim(&job, start() + Duration::minutes(1), lease()).await.unwrap(),
+        Claim::HeldElsewhere
+    );
     ledger.settle(&sent(&job)).await.unwrap();
-    assert_eq!(ledger.claim(&job, start() + Duration::days(30), lease()).await.unwrap(), Claim::Settled(sent(&job).state), "a settled send is never claimed again");
+    assert_eq!(
+        ledger.claim(&job, start() + Duration::days(30), lease()).await.unwrap(),
+        Claim::Settled(sent(&job).state),
+        "a settled send is never claimed again"
+    );
 }
 
 pub async fn a_lapsed_claim_is_taken_over(backend: impl Backend) {
     let ledger = backend.store();
     let job = job("u1", "m1");
     assert_eq!(ledger.claim(&job, start(), lease()).await.unwrap(), Claim::Acquired);
-    assert_eq!(ledger.claim(&job, start() + Duration::minutes(11), lease()).await.unwrap(), Claim::Acquired);
-    assert_eq!(ledger.claim(&job, start() + Duration::minutes(12), lease()).await.unwrap(), Claim::HeldElsewhere, "the new claim starts a new lease");
+    assert_eq!(
+        ledger.claim(&job, start() + Duration::minutes(11), lease()).await.unwrap(),
+        Claim::Acquired
+    );
+    assert_eq!(
+        ledger.claim(&job, start() + Duration::minutes(12), lease()).await.unwrap(),
+        Claim::HeldElsewhere,
+        "the new claim starts a new lease"
+    );
 }
 
 pub async fn a_released_claim_can_be_claimed_again(backend: impl Backend) {
@@ -42,14 +60,24 @@ pub async fn a_released_claim_can_be_claimed_again(backend: impl Backend) {
     assert_eq!(ledger.claim(&job, start(), lease()).await.unwrap(), Claim::Acquired);
     ledger.settle(&sent(&job)).await.unwrap();
     ledger.release(&job).await.unwrap();
-    assert!(matches!(ledger.claim(&job, start(), lease()).await.unwrap(), Claim::Settled(_)), "release never undoes a settled send");
+    assert!(
+        matches!(ledger.claim(&job, start(), lease()).await.unwrap(), Claim::Settled(_)),
+        "release never undoes a settled send"
+    );
 }
 
 pub async fn concurrent_claims_have_one_winner(backend: impl Backend) {
     let ledger = backend.store();
     let job = job("u1", "m1");
-    let (a, b, c) = tokio::join!(ledger.claim(&job, start(), lease()), ledger.claim(&job, start(), lease()), ledger.claim(&job, start(), lease()));
-    let winners = [a.unwrap(), b.unwrap(), c.unwrap()].iter().filter(|c| **c == Claim::Acquired).count();
+    let (a, b, c) = tokio::join!(
+        ledger.claim(&job, start(), lease()),
+        ledger.claim(&job, start(), lease()),
+        ledger.claim(&job, start(), lease())
+    );
+    let winners = [a.unwrap(), b.unwrap(), c.unwrap()]
+        .iter()
+        .filter(|c| **c == Claim::Acquired)
+        .count();
     assert_eq!(winners, 1);
 }
 
@@ -62,7 +90,13 @@ pub async fn sends_are_listed_per_person(backend: impl Backend) {
         ledger.claim(job, start(), lease()).await.unwrap();
     }
     ledger.settle(&sent(&first)).await.unwrap();
-    let skipped = SendRecord { state: SendState::Skipped { at: start(), reason: SkipReason::NoEmailAddress }, ..sent(&second) };
+    let skipped = SendRecord {
+        state: SendState::Skipped {
+            at: start(),
+            reason: SkipReason::NoEmailAddress,
+        },
+        ..sent(&second)
+    };
     ledger.settle(&skipped).await.unwrap();
     let sends = ledger.sends_to(&PersonId::parse("u1").unwrap()).await.unwrap();
     assert_eq!(sends.len(), 2);

@@ -27,7 +27,10 @@ pub async fn enqueued_jobs_are_received_intact_and_acknowledged(backend: impl Ba
     for message in &received {
         queue.acknowledge(&message.receipt).await.unwrap();
     }
-    assert!(queue.receive(10, Duration::zero()).await.unwrap().is_empty(), "acknowledged jobs are gone");
+    assert!(
+        queue.receive(10, Duration::zero()).await.unwrap().is_empty(),
+        "acknowledged jobs are gone"
+    );
 }
 
 pub async fn an_unacknowledged_job_comes_back(backend: impl Backend) {

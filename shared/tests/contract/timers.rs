@@ -6,7 +6,10 @@ use nudge_shared::ports::TimerStore;
 
 pub async fn timers_come_due_in_order_and_once(backend: impl Backend) {
     let timers = backend.store();
-    let at = |minutes: i64, person: &str| Timer { due: start() + Duration::minutes(minutes), job: job(person, "m1") };
+    let at = |minutes: i64, person: &str| Timer {
+        due: start() + Duration::minutes(minutes),
+        job: job(person, "m1"),
+    };
     for timer in [at(120, "late"), at(5, "second"), at(1, "first")] {
         timers.schedule(&timer).await.unwrap();
     }
@@ -18,15 +21,25 @@ pub async fn timers_come_due_in_order_and_once(backend: impl Backend) {
     for timer in &due {
         timers.remove(timer).await.unwrap();
     }
-    assert!(timers.due(start() + Duration::minutes(10), 10).await.unwrap().is_empty(), "removed timers do not come back");
+    assert!(
+        timers.due(start() + Duration::minutes(10), 10).await.unwrap().is_empty(),
+        "removed timers do not come back"
+    );
     let later = timers.due(start() + Duration::hours(3), 10).await.unwrap();
     assert_eq!(later, vec![at(120, "late")]);
-    assert_eq!(timers.due(start() + Duration::hours(3), 1).await.unwrap().len(), 1, "max limits the answer");
+    assert_eq!(
+        timers.due(start() + Duration::hours(3), 1).await.unwrap().len(),
+        1,
+        "max limits the answer"
+    );
 }
 
 pub async fn scheduling_the_same_job_twice_keeps_one_timer(backend: impl Backend) {
     let timers = backend.store();
-    let timer = Timer { due: start() + Duration::minutes(3), job: job("u1", "m1") };
+    let timer = Timer {
+        due: start() + Duration::minutes(3),
+        job: job("u1", "m1"),
+    };
     timers.schedule(&timer).await.unwrap();
     timers.schedule(&timer).await.unwrap();
     assert_eq!(timers.due(start() + Duration::minutes(5), 10).await.unwrap().len(), 1);

@@ -20,7 +20,14 @@ fn clock() -> VirtualClock {
 }
 
 fn deps<Q: JobQueue>(queue: Q, store: &EmbeddedStore) -> EvaluatorDeps<Q, EmbeddedStore, VirtualClock> {
-    EvaluatorDeps { evaluator: Evaluator { campaigns: builtin_campaigns(), queue, timers: store.clone() }, clock: clock() }
+    EvaluatorDeps {
+        evaluator: Evaluator {
+            campaigns: builtin_campaigns(),
+            queue,
+            timers: store.clone(),
+        },
+        clock: clock(),
+    }
 }
 
 #[tokio::test]
@@ -39,7 +46,11 @@ async fn signed_up_enqueues_the_welcome_and_sets_a_timer_for_the_tips() {
     let timers = store.due(Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0).unwrap(), 10).await.unwrap();
     assert_eq!(timers.len(), 1);
     assert_eq!(timers[0].job.campaign_id.as_str(), "getting-started");
-    assert_eq!(timers[0].due, Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0).unwrap(), "a day after the event happened");
+    assert_eq!(
+        timers[0].due,
+        Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0).unwrap(),
+        "a day after the event happened"
+    );
 }
 
 #[tokio::test]
@@ -50,7 +61,10 @@ async fn a_redelivered_batch_plans_the_same_sends() {
     let messages = store.receive(10, Duration::seconds(30)).await.unwrap();
     let keys: Vec<MessageJob> = messages.iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
     assert_eq!(keys.len(), 2, "the queue may hold the job twice");
-    assert_eq!(keys[0].dedup_key, keys[1].dedup_key, "but both carry one dedup key, so one email goes out");
+    assert_eq!(
+        keys[0].dedup_key, keys[1].dedup_key,
+        "but both carry one dedup key, so one email goes out"
+    );
     assert_eq!(store.pending_timers().unwrap(), 1, "the timer is set once");
 }
 
@@ -67,7 +81,11 @@ impl JobQueue for UnavailableQueue {
 async fn a_failure_reports_the_first_failed_record_so_the_stream_retries_from_there() {
     let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
     let response = handle(&deps(UnavailableQueue, &store), batch()).await;
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect();
     assert_eq!(failed, ["333"], "the profile update and logged_in went through; signed_up failed");
 }
 
@@ -75,8 +93,13 @@ async fn a_failure_reports_the_first_failed_record_so_the_stream_retries_from_th
 async fn an_unreadable_event_image_is_reported_not_skipped() {
     let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
     let mut batch = batch();
-    batch.records[1].change.new_image = serde_json::from_value(serde_json::json!({"type": {"S": "event"}, "event": {"S": "garbage"}})).unwrap();
+    batch.records[1].change.new_image =
+        serde_json::from_value(serde_json::json!({"type": {"S": "event"}, "event": {"S": "garbage"}})).unwrap();
     let response = handle(&deps(store.clone(), &store), batch).await;
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect();
     assert_eq!(failed, ["222"]);
 }

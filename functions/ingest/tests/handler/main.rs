@@ -21,7 +21,10 @@ fn clock() -> VirtualClock {
 
 fn deps() -> IngestDeps<EmbeddedStore, VirtualClock> {
     let clock = clock();
-    IngestDeps { log: EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap(), clock }
+    IngestDeps {
+        log: EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap(),
+        clock,
+    }
 }
 
 fn body(response: &ApiGatewayV2httpResponse) -> Value {
@@ -38,7 +41,12 @@ async fn track_is_stored_and_answered_with_success() {
     assert_eq!(response.status_code, 200);
     assert_eq!(response.headers["content-type"], "application/json");
     assert_eq!(body(&response), serde_json::json!({"success": true, "duplicate": false}));
-    let person = deps.log.person(&PersonId::parse("user-1").unwrap()).await.unwrap().expect("the profile exists");
+    let person = deps
+        .log
+        .person(&PersonId::parse("user-1").unwrap())
+        .await
+        .unwrap()
+        .expect("the profile exists");
     assert_eq!(person.event_counts["signed_up"], 1);
 }
 
@@ -56,7 +64,12 @@ async fn a_retried_track_is_acknowledged_but_stored_once() {
 #[tokio::test]
 async fn identify_sets_traits() {
     let deps = deps();
-    assert_eq!(handle(&deps, fixture(include_bytes!("../../fixtures/identify.json"))).await.status_code, 200);
+    assert_eq!(
+        handle(&deps, fixture(include_bytes!("../../fixtures/identify.json")))
+            .await
+            .status_code,
+        200
+    );
     let person = deps.log.person(&PersonId::parse("user-1").unwrap()).await.unwrap().unwrap();
     assert_eq!(person.traits["email"], "ada@example.com");
 }
@@ -64,7 +77,12 @@ async fn identify_sets_traits() {
 #[tokio::test]
 async fn a_base64_body_is_decoded() {
     let deps = deps();
-    assert_eq!(handle(&deps, fixture(include_bytes!("../../fixtures/track-base64.json"))).await.status_code, 200);
+    assert_eq!(
+        handle(&deps, fixture(include_bytes!("../../fixtures/track-base64.json")))
+            .await
+            .status_code,
+        200
+    );
     assert!(deps.log.person(&PersonId::parse("user-1").unwrap()).await.unwrap().is_some());
 }
 
@@ -80,7 +98,12 @@ async fn a_missing_event_name_is_a_400_naming_the_field() {
 
 #[tokio::test]
 async fn wrong_method_and_unknown_route_are_405_and_404() {
-    assert_eq!(handle(&deps(), fixture(include_bytes!("../../fixtures/track-get.json"))).await.status_code, 405);
+    assert_eq!(
+        handle(&deps(), fixture(include_bytes!("../../fixtures/track-get.json")))
+            .await
+            .status_code,
+        405
+    );
     let response = handle(&deps(), fixture(include_bytes!("../../fixtures/unknown-route.json"))).await;
     assert_eq!(response.status_code, 404);
     assert_eq!(body(&response)["error"]["code"], "not_found");
@@ -91,7 +114,9 @@ async fn an_oversized_body_is_a_413_and_nothing_is_stored() {
     let deps = deps();
     let mut request = fixture(include_bytes!("../../fixtures/track-signed-up.json"));
     let padding = "x".repeat(MAX_BODY_BYTES);
-    request.body = Some(format!(r#"{{"userId":"user-1","event":"signed_up","properties":{{"padding":"{padding}"}}}}"#));
+    request.body = Some(format!(
+        r#"{{"userId":"user-1","event":"signed_up","properties":{{"padding":"{padding}"}}}}"#
+    ));
     assert_eq!(handle(&deps, request).await.status_code, 413);
     assert!(deps.log.person(&PersonId::parse("user-1").unwrap()).await.unwrap().is_none());
 }
@@ -107,7 +132,10 @@ impl EventLog for UnavailableLog {
 
 #[tokio::test]
 async fn a_store_outage_is_a_503_so_clients_retry() {
-    let deps = IngestDeps { log: UnavailableLog, clock: clock() };
+    let deps = IngestDeps {
+        log: UnavailableLog,
+        clock: clock(),
+    };
     let response = handle(&deps, fixture(include_bytes!("../../fixtures/track-signed-up.json"))).await;
     assert_eq!(response.status_code, 503);
     assert_eq!(body(&response)["error"]["code"], "unavailable");

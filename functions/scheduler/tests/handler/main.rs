@@ -28,7 +28,12 @@ fn timer(person: &str, due: DateTime<Utc>) -> Timer {
             campaign_id: campaign,
             step: "send".into(),
             person_id: person,
-            trigger: TriggerSnapshot { message_id: trigger, name: None, properties: Default::default(), timestamp: due - Duration::days(1) },
+            trigger: TriggerSnapshot {
+                message_id: trigger,
+                name: None,
+                properties: Default::default(),
+                timestamp: due - Duration::days(1),
+            },
             created_at: due - Duration::days(1),
         },
     }
@@ -40,7 +45,12 @@ async fn due_timers_become_jobs_and_later_ones_wait() {
     let store = EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap();
     store.schedule(&timer("due", at(9, 0))).await.unwrap();
     store.schedule(&timer("later", at(10, 0))).await.unwrap();
-    let deps = SchedulerDeps { timers: store.clone(), queue: store.clone(), clock: clock.clone(), batch_size: 100 };
+    let deps = SchedulerDeps {
+        timers: store.clone(),
+        queue: store.clone(),
+        clock: clock.clone(),
+        batch_size: 100,
+    };
 
     let report = handle(&deps, tick()).await.unwrap();
     assert_eq!(report.timers_fired, 1);
@@ -48,7 +58,11 @@ async fn due_timers_become_jobs_and_later_ones_wait() {
     assert_eq!(jobs.len(), 1);
     assert!(jobs[0].body.contains("\"person_id\":\"due\""));
 
-    assert_eq!(handle(&deps, tick()).await.unwrap().timers_fired, 0, "a fired timer does not fire again");
+    assert_eq!(
+        handle(&deps, tick()).await.unwrap().timers_fired,
+        0,
+        "a fired timer does not fire again"
+    );
     clock.advance_to(at(10, 0));
     assert_eq!(handle(&deps, tick()).await.unwrap().timers_fired, 1);
 }
@@ -60,7 +74,12 @@ async fn more_due_timers_than_one_batch_all_fire_in_one_tick() {
     for n in 0..25 {
         store.schedule(&timer(&format!("p{n}"), at(9, 0))).await.unwrap();
     }
-    let deps = SchedulerDeps { timers: store.clone(), queue: store.clone(), clock, batch_size: 10 };
+    let deps = SchedulerDeps {
+        timers: store.clone(),
+        queue: store.clone(),
+        clock,
+        batch_size: 10,
+    };
     assert_eq!(handle(&deps, tick()).await.unwrap().timers_fired, 25);
     assert_eq!(store.pending_timers().unwrap(), 0);
 }

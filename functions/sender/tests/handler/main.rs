@@ -29,7 +29,10 @@ impl World {
         let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
         let body = serde_json::json!({"userId": "user-1", "messageId": "msg-identify-1", "traits": traits}).to_string();
         accept(&store, CallType::Identify, body.as_bytes(), clock().now()).await.unwrap();
-        Self { store, outbox: tempfile::tempdir().unwrap() }
+        Self {
+            store,
+            outbox: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn deps<M: Mailer>(&self, mailer: M) -> SenderDeps<EmbeddedStore, EmbeddedStore, M, VirtualClock> {
@@ -39,7 +42,10 @@ impl World {
             ledger: self.store.clone(),
             mailer,
             clock: clock(),
-            identity: SenderIdentity { address: EmailAddress::parse("hello@acme.test").unwrap(), name: "Acme".into() },
+            identity: SenderIdentity {
+                address: EmailAddress::parse("hello@acme.test").unwrap(),
+                name: "Acme".into(),
+            },
             claim_lease: Duration::minutes(10),
         }
     }
@@ -49,7 +55,10 @@ impl World {
     }
 
     fn sent_files(&self) -> Vec<String> {
-        std::fs::read_dir(self.outbox.path()).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect()
+        std::fs::read_dir(self.outbox.path())
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect()
     }
 
     async fn ledger_state(&self) -> SendState {
@@ -92,7 +101,13 @@ async fn a_person_without_email_is_skipped_with_the_reason_recorded() {
     let response = handle(&world.deps(world.outbox()), welcome_job()).await;
     assert!(failures(&response).is_empty());
     assert!(world.sent_files().is_empty());
-    assert!(matches!(world.ledger_state().await, SendState::Skipped { reason: SkipReason::NoEmailAddress, .. }));
+    assert!(matches!(
+        world.ledger_state().await,
+        SendState::Skipped {
+            reason: SkipReason::NoEmailAddress,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -100,7 +115,11 @@ async fn a_malformed_message_is_reported_failed_and_the_rest_of_the_batch_goes_o
     let world = World::with_person(serde_json::json!({"email": "ada@example.com"})).await;
     let batch: SqsEvent = serde_json::from_slice(include_bytes!("../../fixtures/sqs-malformed-and-good.json")).unwrap();
     let response = handle(&world.deps(world.outbox()), batch).await;
-    assert_eq!(failures(&response), ["2e1424d4-f796-459a-8184-9c92662be6da"], "kept for the dead-letter queue, not dropped");
+    assert_eq!(
+        failures(&response),
+        ["2e1424d4-f796-459a-8184-9c92662be6da"],
+        "kept for the dead-letter queue, not dropped"
+    );
     assert_eq!(world.sent_files().len(), 1);
 }
 
@@ -118,7 +137,10 @@ async fn a_throttled_send_is_retried_and_succeeds_later() {
     let world = World::with_person(serde_json::json!({"email": "ada@example.com"})).await;
     let response = handle(&world.deps(ThrottledMailer), welcome_job()).await;
     assert_eq!(failures(&response), ["059f36b4-87a3-44ab-83d2-661975830a7d"]);
-    assert!(world.store.sends_to(&PersonId::parse("user-1").unwrap()).await.unwrap().is_empty(), "the claim was given back");
+    assert!(
+        world.store.sends_to(&PersonId::parse("user-1").unwrap()).await.unwrap().is_empty(),
+        "the claim was given back"
+    );
     let retry = handle(&world.deps(world.outbox()), welcome_job()).await;
     assert!(failures(&retry).is_empty());
     assert_eq!(world.sent_files().len(), 1);

@@ -51,7 +51,10 @@ fn state_label(state: &SendState) -> &'static str {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
@@ -79,13 +82,16 @@ impl DynamoStore {
     /// One put of a transaction, if `condition` holds. `version`, when given, is bound to
     /// `:version` (and `#version`) for the condition to compare against.
     fn put(&self, item: Item, condition: &str, version: Option<u64>) -> Result<TransactWriteItem, PortError> {
-        let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
         if let Some(version) = version {
-            put = put.expression_attribute_names("#version", "version").expression_attribute_values(":version", n(version as i64));
+            put = put
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":version", n(version as i64));
         }
-        let put = put
-            .build()
-            .map_err(|e| PortError::unavailable("DynamoDB", e))?;
+        let put = put.build().map_err(|e| PortError::unavailable("DynamoDB", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -200,7 +206,14 @@ impl SendLedger for DynamoStore {
             Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 let existing = self.get(item::person_pk(&job.person_id), &item::send_sk(&job.dedup_key)).await?;
                 match existing.map(|found| from_item::<SendItem>("send ledger", found)).transpose()? {
-                    Some(SendItem { record: SendRecord { state: SendState::Claimed { .. }, .. }, .. }) => Ok(Claim::HeldElsewhere),
+                    Some(SendItem {
+                        record:
+                            SendRecord {
+                                state: SendState::Claimed { .. },
+                                ..
+                            },
+                        ..
+                    }) => Ok(Claim::HeldElsewhere),
                     Some(settled) => Ok(Claim::Settled(settled.record.state)),
                     // Released between our write and our read: let the retry claim it.
                     None => Ok(Claim::HeldElsewhere),
@@ -211,7 +224,9 @@ impl SendLedger for DynamoStore {
     }
 
     async fn settle(&self, record: &SendRecord) -> Result<(), PortError> {
-        let existing = self.get(item::person_pk(&record.person_id), &item::send_sk(&record.dedup_key)).await?;
+        let existing = self
+            .get(item::person_pk(&record.person_id), &item::send_sk(&record.dedup_key))
+            .await?;
         let claimed_at = match existing {
             Some(found) => from_item::<SendItem>("send ledger", found)?.claimed_at,
             None => 0,
@@ -255,7 +270,10 @@ impl SendLedger for DynamoStore {
 
     async fn sends_to(&self, person: &PersonId) -> Result<Vec<SendRecord>, PortError> {
         let items = self.query_prefix(item::person_pk(person), "S#").await?;
-        let mut sends: Vec<SendItem> = items.into_iter().map(|found| from_item("send ledger", found)).collect::<Result<_, _>>()?;
+        let mut sends: Vec<SendItem> = items
+            .into_iter()
+            .map(|found| from_item("send ledger", found))
+            .collect::<Result<_, _>>()?;
         sends.sort_by_key(|send| send.claimed_at);
         Ok(sends.into_iter().map(|send| send.record).collect())
     }
@@ -282,7 +300,10 @@ impl DynamoStore {
             Some(AttributeValue::N(text)) => text.parse::<i64>().ok(),
             _ => None,
         };
-        millis.and_then(DateTime::from_timestamp_millis).map(Some).ok_or_else(|| PortError::corrupt("timer cursor", "no minute"))
+        millis
+            .and_then(DateTime::from_timestamp_millis)
+            .map(Some)
+            .ok_or_else(|| PortError::corrupt("timer cursor", "no minute"))
     }
 
     /// Moves the cursor to `minute` if `condition` holds for the stored one.
@@ -322,7 +343,8 @@ impl TimerStore for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("DynamoDB", e))?;
-        self.move_timer_cursor(minute_floor(timer.due), "attribute_not_exists(pk) OR #minute > :minute").await
+        self.move_timer_cursor(minute_floor(timer.due), "attribute_not_exists(pk) OR #minute > :minute")
+            .await
     }
 
     async fn due(&self, now: DateTime<Utc>, max: usize) -> Result<Vec<Timer>, PortError> {

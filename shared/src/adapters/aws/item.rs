@@ -89,7 +89,13 @@ pub struct PersonItem {
 
 impl PersonItem {
     pub fn new(person: &Person) -> Self {
-        Self { pk: person_pk(&person.id), sk: PROFILE_SK.into(), item_type: TYPE_PERSON.into(), version: person.version, person: person.clone() }
+        Self {
+            pk: person_pk(&person.id),
+            sk: PROFILE_SK.into(),
+            item_type: TYPE_PERSON.into(),
+            version: person.version,
+            person: person.clone(),
+        }
     }
 }
 
@@ -116,7 +122,12 @@ pub struct TimerItem {
 
 impl TimerItem {
     pub fn new(timer: &Timer) -> Self {
-        Self { pk: timer_bucket(timer.due), sk: timer_sk(timer), item_type: TYPE_TIMER.into(), timer: timer.clone() }
+        Self {
+            pk: timer_bucket(timer.due),
+            sk: timer_sk(timer),
+            item_type: TYPE_TIMER.into(),
+            timer: timer.clone(),
+        }
     }
 }
 

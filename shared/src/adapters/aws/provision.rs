@@ -11,9 +11,20 @@ use aws_sdk_sqs::types::QueueAttributeName;
 /// Creates the single table (`pk`/`sk`, on-demand, stream with both images); returns the
 /// stream ARN.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<String, PortError> {
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("complete key");
-    let attribute =
-        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("complete attribute");
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("complete key")
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("complete attribute")
+    };
     let output = client
         .create_table()
         .table_name(name)
@@ -22,7 +33,13 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         .key_schema(key("sk", KeyType::Range))
         .attribute_definitions(attribute("pk"))
         .attribute_definitions(attribute("sk"))
-        .stream_specification(StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewAndOldImages).build().expect("complete"))
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .expect("complete"),
+        )
         .send()
         .await
         .map_err(|e| sdk_error("DynamoDB", e))?;
@@ -39,8 +56,19 @@ pub struct QueueUrls {
 
 /// Creates `name` with a dead-letter queue `name-dlq` that takes messages after
 /// `max_receives` failed deliveries.
-pub async fn create_queue_with_dead_letter_queue(client: &aws_sdk_sqs::Client, name: &str, max_receives: u32) -> Result<QueueUrls, PortError> {
-    let dead_letter_queue = client.create_queue().queue_name(format!("{name}-dlq")).send().await.map_err(|e| sdk_error("SQS", e))?.queue_url.unwrap_or_default();
+pub async fn create_queue_with_dead_letter_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    max_receives: u32,
+) -> Result<QueueUrls, PortError> {
+    let dead_letter_queue = client
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .map_err(|e| sdk_error("SQS", e))?
+        .queue_url
+        .unwrap_or_default();
     let dlq_arn = client
         .get_queue_attributes()
         .queue_url(&dead_letter_queue)
@@ -67,6 +95,11 @@ pub async fn create_queue_with_dead_letter_queue(client: &aws_sdk_sqs::Client, n
 /// Registers `address` as an SES identity. On AWS a person verifies the sending domain once;
 /// the emulator verifies at once.
 pub async fn create_sender_identity(client: &aws_sdk_sesv2::Client, address: &str) -> Result<(), PortError> {
-    client.create_email_identity().email_identity(address).send().await.map_err(|e| sdk_error("SES", e))?;
+    client
+        .create_email_identity()
+        .email_identity(address)
+        .send()
+        .await
+        .map_err(|e| sdk_error("SES", e))?;
     Ok(())
 }

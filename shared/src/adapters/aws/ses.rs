@@ -15,7 +15,10 @@ pub struct SesMailer {
 impl SesMailer {
     /// `configuration_set`: SES routes delivery, bounce and complaint events through it.
     pub fn new(client: Client, configuration_set: Option<String>) -> Self {
-        Self { client, configuration_set: configuration_set.filter(|name| !name.is_empty()) }
+        Self {
+            client,
+            configuration_set: configuration_set.filter(|name| !name.is_empty()),
+        }
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, configuration_set: Option<String>) -> Self {
@@ -25,7 +28,10 @@ impl SesMailer {
 
 impl Mailer for SesMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError> {
-        let raw = RawMessage::builder().data(Blob::new(email.raw.clone())).build().map_err(|e| MailError::Rejected(e.to_string()))?;
+        let raw = RawMessage::builder()
+            .data(Blob::new(email.raw.clone()))
+            .build()
+            .map_err(|e| MailError::Rejected(e.to_string()))?;
         let result = self
             .client
             .send_email()
@@ -41,9 +47,16 @@ impl Mailer for SesMailer {
                 let detail = super::aws_smithy_error_context(&error);
                 // Message-level refusals are final; throttling, limits and outages are not.
                 let rejected = error.as_service_error().is_some_and(|e| {
-                    e.is_message_rejected() || e.is_mail_from_domain_not_verified_exception() || e.is_bad_request_exception() || e.is_account_suspended_exception()
+                    e.is_message_rejected()
+                        || e.is_mail_from_domain_not_verified_exception()
+                        || e.is_bad_request_exception()
+                        || e.is_account_suspended_exception()
                 });
-                Err(if rejected { MailError::Rejected(detail) } else { MailError::Transient(detail) })
+                Err(if rejected {
+                    MailError::Rejected(detail)
+                } else {
+                    MailError::Transient(detail)
+                })
             }
         }
     }

@@ -20,7 +20,10 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
@@ -53,7 +56,10 @@ impl JobQueue for SqsQueue {
             // A batch call succeeds as a whole even when entries fail: any failure fails the
             // enqueue, and the caller's retry re-sends the batch (the ledger absorbs repeats).
             if let Some(failed) = output.failed.first() {
-                return Err(PortError::unavailable("SQS", format!("entry {} not sent: {}", failed.id, failed.message.clone().unwrap_or_default())));
+                return Err(PortError::unavailable(
+                    "SQS",
+                    format!("entry {} not sent: {}", failed.id, failed.message.clone().unwrap_or_default()),
+                ));
             }
         }
         Ok(())
@@ -94,7 +100,13 @@ impl JobSource for SqsQueue {
     }
 
     async fn acknowledge(&self, receipt: &str) -> Result<(), PortError> {
-        self.client.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await.map_err(|e| sdk_error("SQS", e))?;
+        self.client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(|e| sdk_error("SQS", e))?;
         Ok(())
     }
 }

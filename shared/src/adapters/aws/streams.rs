@@ -25,7 +25,12 @@ pub struct DynamoStreamFeed {
 
 impl DynamoStreamFeed {
     pub fn new(client: Client, stream_arn: impl Into<String>) -> Self {
-        Self { client, stream_arn: stream_arn.into(), shards: Mutex::new(Vec::new()), pending: Mutex::new(VecDeque::new()) }
+        Self {
+            client,
+            stream_arn: stream_arn.into(),
+            shards: Mutex::new(Vec::new()),
+            pending: Mutex::new(VecDeque::new()),
+        }
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, stream_arn: impl Into<String>) -> Self {
@@ -87,7 +92,9 @@ impl DynamoStreamFeed {
     }
 
     fn to_lambda_record(&self, record: Record) -> Result<EventRecord, PortError> {
-        let change = record.dynamodb.unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
+        let change = record
+            .dynamodb
+            .unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
         let image = |image: Option<std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
             serde_json::to_value(serde_dynamo::Item::from(image.unwrap_or_default())).unwrap_or_default()
         };
@@ -122,7 +129,10 @@ impl ChangeFeed for DynamoStreamFeed {
         let mut changes = Vec::new();
         for record in pending.iter().take(max) {
             if let Some(event) = event_from_stream_record(record)? {
-                changes.push(Change { position: record.change.sequence_number.clone().unwrap_or_default(), event });
+                changes.push(Change {
+                    position: record.change.sequence_number.clone().unwrap_or_default(),
+                    event,
+                });
             }
         }
         // Records that carry no event (profiles, sends, timers) need no processing; when a

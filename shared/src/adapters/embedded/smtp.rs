@@ -18,13 +18,16 @@ impl SmtpMailer {
         if let Some((user, password)) = credentials {
             builder = builder.credentials(Credentials::new(user, password));
         }
-        Self { transport: builder.build() }
+        Self {
+            transport: builder.build(),
+        }
     }
 }
 
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, MailError> {
-        let parse = |address: &crate::domain::EmailAddress| address.as_str().parse().map_err(|e| MailError::Rejected(format!("address: {e}")));
+        let parse =
+            |address: &crate::domain::EmailAddress| address.as_str().parse().map_err(|e| MailError::Rejected(format!("address: {e}")));
         let envelope = Envelope::new(Some(parse(&email.from)?), vec![parse(&email.to)?]).map_err(|e| MailError::Rejected(e.to_string()))?;
         match self.transport.send_raw(&envelope, &email.raw).await {
             Ok(response) => Ok(response.message().collect::<Vec<_>>().join(" ")),

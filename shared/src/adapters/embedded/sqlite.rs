@@ -4,7 +4,9 @@
 
 use crate::domain::{Event, MessageJob, Person, PersonId, SendRecord, SendState, Timer};
 use crate::error::PortError;
-use crate::ports::{Change, ChangeFeed, Claim, EventLog, JobQueue, JobSource, ProfileReader, QueuedMessage, Recorded, SendLedger, TimerStore};
+use crate::ports::{
+    Change, ChangeFeed, Claim, EventLog, JobQueue, JobSource, ProfileReader, QueuedMessage, Recorded, SendLedger, TimerStore,
+};
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -114,7 +116,11 @@ impl EmbeddedStore {
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")
             .map_err(unavailable)?;
         connection.execute_batch(SCHEMA).map_err(unavailable)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)), clock, max_receives: 5 })
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            clock,
+            max_receives: 5,
+        })
     }
 
     pub fn with_max_receives(mut self, max_receives: u32) -> Self {
@@ -125,7 +131,9 @@ impl EmbeddedStore {
     /// Runs `work` in one immediate transaction, committed if it returns `Ok`.
     fn transaction<T>(&self, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, PortError>) -> Result<T, PortError> {
         let mut connection = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
         let value = work(&tx)?;
         tx.commit().map_err(unavailable)?;
         Ok(value)
@@ -134,21 +142,30 @@ impl EmbeddedStore {
     pub fn queue_stats(&self) -> Result<QueueStats, PortError> {
         self.transaction(|tx| {
             let count = |sql: &str| tx.query_row(sql, [], |row| row.get::<_, i64>(0)).map_err(unavailable);
-            Ok(QueueStats { pending: count("SELECT COUNT(*) FROM jobs")? as u64, dead: count("SELECT COUNT(*) FROM dead_jobs")? as u64 })
+            Ok(QueueStats {
+                pending: count("SELECT COUNT(*) FROM jobs")? as u64,
+                dead: count("SELECT COUNT(*) FROM dead_jobs")? as u64,
+            })
         })
     }
 
     /// Every send in the ledger, for reports.
     pub fn all_sends(&self) -> Result<Vec<SendRecord>, PortError> {
         self.transaction(|tx| {
-            let mut statement = tx.prepare("SELECT body FROM sends ORDER BY claimed_at, dedup_key").map_err(unavailable)?;
+            let mut statement = tx
+                .prepare("SELECT body FROM sends ORDER BY claimed_at, dedup_key")
+                .map_err(unavailable)?;
             let bodies = statement.query_map([], |row| row.get::<_, String>(0)).map_err(unavailable)?;
             bodies.map(|body| from_json("send ledger", &body.map_err(unavailable)?)).collect()
         })
     }
 
     pub fn pending_timers(&self) -> Result<u64, PortError> {
-        self.transaction(|tx| tx.query_row("SELECT COUNT(*) FROM timers", [], |row| row.get::<_, i64>(0)).map(|n| n as u64).map_err(unavailable))
+        self.transaction(|tx| {
+            tx.query_row("SELECT COUNT(*) FROM timers", [], |row| row.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(unavailable)
+        })
     }
 }
 
@@ -158,7 +175,12 @@ impl EventLog for EmbeddedStore {
             let inserted = tx
                 .execute(
                     "INSERT OR IGNORE INTO events (message_id, person_id, timestamp, body) VALUES (?1, ?2, ?3, ?4)",
-                    params![event.message_id.as_str(), event.person_id.as_str(), event.timestamp.to_rfc3339(), to_json(event)],
+                    params![
+                        event.message_id.as_str(),
+                        event.person_id.as_str(),
+                        event.timestamp.to_rfc3339(),
+                        to_json(event)
+                    ],
                 )
                 .map_err(unavailable)?;
             if inserted == 0 {
@@ -171,7 +193,8 @@ impl EventLog for EmbeddedStore {
                 params![person.id.as_str(), to_json(&person)],
             )
             .map_err(unavailable)?;
-            tx.execute("INSERT INTO changes (message_id) VALUES (?1)", params![event.message_id.as_str()]).map_err(unavailable)?;
+            tx.execute("INSERT INTO changes (message_id) VALUES (?1)", params![event.message_id.as_str()])
+                .map_err(unavailable)?;
             Ok(Recorded::New(person))
         })
     }
@@ -179,7 +202,9 @@ impl EventLog for EmbeddedStore {
 
 fn read_person(tx: &rusqlite::Transaction<'_>, id: &PersonId) -> Result<Option<Person>, PortError> {
     let body: Option<String> = tx
-        .query_row("SELECT body FROM people WHERE person_id = ?1", params![id.as_str()], |row| row.get(0))
+        .query_row("SELECT body FROM people WHERE person_id = ?1", params![id.as_str()], |row| {
+            row.get(0)
+        })
         .optional()
         .map_err(unavailable)?;
     body.map(|body| from_json("profile", &body)).transpose()
@@ -231,7 +256,8 @@ impl JobQueue for EmbeddedStore {
         let now = millis(self.clock.now());
         self.transaction(|tx| {
             for job in jobs {
-                tx.execute("INSERT INTO jobs (body, visible_at) VALUES (?1, ?2)", params![job.to_json(), now]).map_err(unavailable)?;
+                tx.execute("INSERT INTO jobs (body, visible_at) VALUES (?1, ?2)", params![job.to_json(), now])
+                    .map_err(unavailable)?;
             }
             Ok(())
         })
@@ -275,7 +301,8 @@ impl JobSource for EmbeddedStore {
         // Only the latest receipt deletes: a slow consumer whose message was redelivered
         // cannot acknowledge someone else's delivery.
         self.transaction(|tx| {
-            tx.execute("DELETE FROM jobs WHERE receipt = ?1", params![receipt]).map_err(unavailable)?;
+            tx.execute("DELETE FROM jobs WHERE receipt = ?1", params![receipt])
+                .map_err(unavailable)?;
             Ok(())
         })
     }
@@ -300,7 +327,11 @@ impl SendLedger for EmbeddedStore {
         };
         self.transaction(|tx| {
             let existing: Option<String> = tx
-                .query_row("SELECT body FROM sends WHERE dedup_key = ?1", params![job.dedup_key.as_str()], |row| row.get(0))
+                .query_row(
+                    "SELECT body FROM sends WHERE dedup_key = ?1",
+                    params![job.dedup_key.as_str()],
+                    |row| row.get(0),
+                )
                 .optional()
                 .map_err(unavailable)?;
             if let Some(body) = existing {
@@ -334,15 +365,23 @@ impl SendLedger for EmbeddedStore {
 
     async fn release(&self, job: &MessageJob) -> Result<(), PortError> {
         self.transaction(|tx| {
-            tx.execute("DELETE FROM sends WHERE dedup_key = ?1 AND state = 'claimed'", params![job.dedup_key.as_str()]).map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM sends WHERE dedup_key = ?1 AND state = 'claimed'",
+                params![job.dedup_key.as_str()],
+            )
+            .map_err(unavailable)?;
             Ok(())
         })
     }
 
     async fn sends_to(&self, person: &PersonId) -> Result<Vec<SendRecord>, PortError> {
         self.transaction(|tx| {
-            let mut statement = tx.prepare("SELECT body FROM sends WHERE person_id = ?1 ORDER BY claimed_at").map_err(unavailable)?;
-            let bodies = statement.query_map(params![person.as_str()], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+            let mut statement = tx
+                .prepare("SELECT body FROM sends WHERE person_id = ?1 ORDER BY claimed_at")
+                .map_err(unavailable)?;
+            let bodies = statement
+                .query_map(params![person.as_str()], |row| row.get::<_, String>(0))
+                .map_err(unavailable)?;
             bodies.map(|body| from_json("send ledger", &body.map_err(unavailable)?)).collect()
         })
     }
@@ -362,15 +401,20 @@ impl TimerStore for EmbeddedStore {
 
     async fn due(&self, now: DateTime<Utc>, max: usize) -> Result<Vec<Timer>, PortError> {
         self.transaction(|tx| {
-            let mut statement = tx.prepare("SELECT body FROM timers WHERE due <= ?1 ORDER BY due, dedup_key LIMIT ?2").map_err(unavailable)?;
-            let bodies = statement.query_map(params![millis(now), max as i64], |row| row.get::<_, String>(0)).map_err(unavailable)?;
+            let mut statement = tx
+                .prepare("SELECT body FROM timers WHERE due <= ?1 ORDER BY due, dedup_key LIMIT ?2")
+                .map_err(unavailable)?;
+            let bodies = statement
+                .query_map(params![millis(now), max as i64], |row| row.get::<_, String>(0))
+                .map_err(unavailable)?;
             bodies.map(|body| from_json("timer", &body.map_err(unavailable)?)).collect()
         })
     }
 
     async fn remove(&self, timer: &Timer) -> Result<(), PortError> {
         self.transaction(|tx| {
-            tx.execute("DELETE FROM timers WHERE dedup_key = ?1", params![timer.job.dedup_key.as_str()]).map_err(unavailable)?;
+            tx.execute("DELETE FROM timers WHERE dedup_key = ?1", params![timer.job.dedup_key.as_str()])
+                .map_err(unavailable)?;
             Ok(())
         })
     }
