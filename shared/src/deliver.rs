@@ -13,13 +13,8 @@ use tracing::{info, warn};
 /// What became of a job that was handled (not retried).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivered {
-    Sent {
-        provider_message_id: String,
-        subject: String,
-    },
-    Skipped(SkipReason),
-    /// Permanently failed (template error, refused by the provider); recorded, not retried.
-    Failed(String),
+    /// This delivery settled the send: sent, skipped (with the reason) or failed for good.
+    Settled(SendState),
     /// A previous delivery of the same job settled it already.
     AlreadySettled(SendState),
 }
@@ -54,54 +49,37 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
             Claim::Settled(state) => return Ok(Delivered::AlreadySettled(state)),
             Claim::HeldElsewhere => return Err(DeliverError::HeldElsewhere),
         }
-        let outcome = match self.deliver_claimed(job).await {
-            Ok(outcome) => outcome,
+        let state = match self.deliver_claimed(job).await {
+            Ok(state) => state,
             Err(error) => {
                 // Worth retrying: give the claim back so the redelivery can take it.
                 self.ledger.release(job).await?;
                 return Err(error);
             }
         };
-        let at = self.clock.now();
-        let state = match &outcome {
-            Delivered::Sent {
-                provider_message_id,
-                subject,
-            } => SendState::Sent {
-                at,
-                provider_message_id: provider_message_id.clone(),
-                subject: subject.clone(),
-            },
-            Delivered::Skipped(reason) => SendState::Skipped {
-                at,
-                reason: reason.clone(),
-            },
-            Delivered::Failed(detail) => SendState::Failed {
-                at,
-                detail: detail.clone(),
-            },
-            Delivered::AlreadySettled(_) => unreachable!("deliver_claimed never reports a settled send"),
-        };
         let record = SendRecord {
             dedup_key: job.dedup_key.clone(),
             person_id: job.person_id.clone(),
             campaign_id: job.campaign_id.clone(),
-            state,
+            state: state.clone(),
         };
         self.ledger.settle(&record).await?;
-        Ok(outcome)
+        Ok(Delivered::Settled(state))
     }
 
-    async fn deliver_claimed(&self, job: &MessageJob) -> Result<Delivered, DeliverError> {
+    /// The final state of a claimed send, or an error worth retrying.
+    async fn deliver_claimed(&self, job: &MessageJob) -> Result<SendState, DeliverError> {
+        let skipped = |reason| Ok(SendState::Skipped { at: self.clock.now(), reason });
+        let failed = |detail: String| Ok(SendState::Failed { at: self.clock.now(), detail });
         let Some(campaign) = self.campaigns.get(&job.campaign_id) else {
-            return Ok(Delivered::Skipped(SkipReason::UnknownCampaign));
+            return skipped(SkipReason::UnknownCampaign);
         };
         let Some(person) = self.profiles.person(&job.person_id).await? else {
-            return Ok(Delivered::Skipped(SkipReason::UnknownPerson));
+            return skipped(SkipReason::UnknownPerson);
         };
         let to = match person.email() {
-            None => return Ok(Delivered::Skipped(SkipReason::NoEmailAddress)),
-            Some(Err(invalid)) => return Ok(Delivered::Skipped(SkipReason::InvalidEmailAddress { detail: invalid.reason })),
+            None => return skipped(SkipReason::NoEmailAddress),
+            Some(Err(invalid)) => return skipped(SkipReason::InvalidEmailAddress { detail: invalid.reason }),
             Some(Ok(address)) => address,
         };
         let context = RenderContext {
@@ -112,7 +90,7 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
         };
         let content = match campaign.template.render(&context) {
             Ok(content) => content,
-            Err(error) => return Ok(Delivered::Failed(error.to_string())),
+            Err(error) => return failed(error.to_string()),
         };
         let to_name = person.traits.get("name").and_then(|v| v.as_str());
         let envelope = Envelope {
@@ -125,7 +103,7 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
         };
         let raw = match build_message(&envelope, &content) {
             Ok(raw) => raw,
-            Err(error) => return Ok(Delivered::Failed(error.to_string())),
+            Err(error) => return failed(error.to_string()),
         };
         let email = OutgoingEmail {
             dedup_key: job.dedup_key.clone(),
@@ -136,14 +114,11 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
         match self.mailer.send(&email).await {
             Ok(provider_message_id) => {
                 info!(campaign = %campaign.id, person = %job.person_id, to = %to.redacted(), dedup_key = %job.dedup_key, "sent");
-                Ok(Delivered::Sent {
-                    provider_message_id,
-                    subject: content.subject,
-                })
+                Ok(SendState::Sent { at: self.clock.now(), provider_message_id, subject: content.subject })
             }
             Err(MailError::Rejected(detail)) => {
                 warn!(campaign = %campaign.id, person = %job.person_id, %detail, "mail provider rejected the message");
-                Ok(Delivered::Failed(detail))
+                failed(detail)
             }
             Err(transient) => Err(DeliverError::Mail(transient)),
         }

@@ -4,7 +4,7 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use nudge_shared::deliver::{DeliverError, Delivered, Deliverer};
-use nudge_shared::domain::MessageJob;
+use nudge_shared::domain::{MessageJob, SendState};
 use nudge_shared::ports::{Mailer, ProfileReader, SendLedger};
 use nudge_shared::Clock;
 use tracing::{error, info, warn};
@@ -46,10 +46,10 @@ async fn deliver_one<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock>(
     })?;
     let outcome = deps.deliver(&job).await?;
     let outcome_label = match &outcome {
-        Delivered::Sent { .. } => "sent".to_string(),
-        Delivered::Skipped(reason) => format!("skipped: {reason}"),
-        Delivered::Failed(detail) => format!("failed: {detail}"),
-        Delivered::AlreadySettled(_) => "already settled".to_string(),
+        Delivered::Settled(SendState::Sent { .. }) => "sent".to_string(),
+        Delivered::Settled(SendState::Skipped { reason, .. }) => format!("skipped: {reason}"),
+        Delivered::Settled(SendState::Failed { detail, .. }) => format!("failed: {detail}"),
+        Delivered::Settled(SendState::Claimed { .. }) | Delivered::AlreadySettled(_) => "already settled".to_string(),
     };
     info!(campaign = %job.campaign_id, person = %job.person_id, dedup_key = %job.dedup_key, outcome = %outcome_label, "job done");
     Ok(())
