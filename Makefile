@@ -49,14 +49,16 @@ $(PACKAGE_VENV)/.installed:
 	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
 	touch $@
 
-test: fmt-check test-rust lint-template
+test: fmt-check lint-template test-rust
 
 fmt-check:
 	cargo fmt --all -- --check
 
 # Every workspace test; the AWS adapter and end-to-end tests talk to the emulator.
 test-rust: $(EMULATOR_VENV)/.installed
-	infra/with-emulator.sh cargo test --workspace --all-features --locked
+	mkdir -p target
+	infra/with-emulator.sh cargo test --workspace --all-features --locked 2>&1 | tee target/test.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "total: %d passed, %d failed\n", passed, failed }' target/test.log
 
 lint-template: $(TOOLS_VENV)/.installed
 	$(TOOLS_VENV)/bin/cfn-lint template.yaml

@@ -69,8 +69,18 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
 
     /// The final state of a claimed send, or an error worth retrying.
     async fn deliver_claimed(&self, job: &MessageJob) -> Result<SendState, DeliverError> {
-        let skipped = |reason| Ok(SendState::Skipped { at: self.clock.now(), reason });
-        let failed = |detail: String| Ok(SendState::Failed { at: self.clock.now(), detail });
+        let skipped = |reason| {
+            Ok(SendState::Skipped {
+                at: self.clock.now(),
+                reason,
+            })
+        };
+        let failed = |detail: String| {
+            Ok(SendState::Failed {
+                at: self.clock.now(),
+                detail,
+            })
+        };
         let Some(campaign) = self.campaigns.get(&job.campaign_id) else {
             return skipped(SkipReason::UnknownCampaign);
         };
@@ -114,7 +124,11 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
         match self.mailer.send(&email).await {
             Ok(provider_message_id) => {
                 info!(campaign = %campaign.id, person = %job.person_id, to = %to.redacted(), dedup_key = %job.dedup_key, "sent");
-                Ok(SendState::Sent { at: self.clock.now(), provider_message_id, subject: content.subject })
+                Ok(SendState::Sent {
+                    at: self.clock.now(),
+                    provider_message_id,
+                    subject: content.subject,
+                })
             }
             Err(MailError::Rejected(detail)) => {
                 warn!(campaign = %campaign.id, person = %job.person_id, %detail, "mail provider rejected the message");
