@@ -63,9 +63,14 @@ pub enum SendState {
 }
 
 impl SendState {
-    /// Whether the send is settled: nothing will (or may) send it again.
-    pub fn is_final(&self) -> bool {
-        !matches!(self, Self::Claimed { .. })
+    /// `claimed`, `sent`, `skipped` or `failed`: the name stores index and condition on.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Claimed { .. } => "claimed",
+            Self::Sent { .. } => "sent",
+            Self::Skipped { .. } => "skipped",
+            Self::Failed { .. } => "failed",
+        }
     }
 }
 

@@ -40,15 +40,6 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn state_label(state: &SendState) -> &'static str {
-    match state {
-        SendState::Claimed { .. } => "claimed",
-        SendState::Sent { .. } => "sent",
-        SendState::Skipped { .. } => "skipped",
-        SendState::Failed { .. } => "failed",
-    }
-}
-
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -185,7 +176,7 @@ impl SendLedger for DynamoStore {
             pk: item::person_pk(&job.person_id),
             sk: item::send_sk(&job.dedup_key),
             item_type: item::TYPE_SEND.into(),
-            state: "claimed".into(),
+            state: record.state.label().into(),
             claimed_at: now.timestamp_millis(),
             record,
         };
@@ -235,7 +226,7 @@ impl SendLedger for DynamoStore {
             pk: item::person_pk(&record.person_id),
             sk: item::send_sk(&record.dedup_key),
             item_type: item::TYPE_SEND.into(),
-            state: state_label(&record.state).into(),
+            state: record.state.label().into(),
             claimed_at,
             record: record.clone(),
         };

@@ -308,15 +308,6 @@ impl JobSource for EmbeddedStore {
     }
 }
 
-fn state_label(state: &SendState) -> &'static str {
-    match state {
-        SendState::Claimed { .. } => "claimed",
-        SendState::Sent { .. } => "sent",
-        SendState::Skipped { .. } => "skipped",
-        SendState::Failed { .. } => "failed",
-    }
-}
-
 impl SendLedger for EmbeddedStore {
     async fn claim(&self, job: &MessageJob, now: DateTime<Utc>, lease: Duration) -> Result<Claim, PortError> {
         let record = SendRecord {
@@ -356,7 +347,7 @@ impl SendLedger for EmbeddedStore {
         self.transaction(|tx| {
             tx.execute(
                 "UPDATE sends SET state = ?2, body = ?3 WHERE dedup_key = ?1",
-                params![record.dedup_key.as_str(), state_label(&record.state), to_json(record)],
+                params![record.dedup_key.as_str(), record.state.label(), to_json(record)],
             )
             .map_err(unavailable)?;
             Ok(())
