@@ -9,10 +9,12 @@ use crate::runner::{LocalMailer, LocalPipeline, PumpReport, Redelivery, SharedCl
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use base64::Engine;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
-use nudge_shared::domain::{builtin_campaigns, CampaignSet, EmailAddress, SendState};
+use nudge_shared::domain::{builtin_campaigns, CampaignSet, Channel, EmailAddress, Secret, SendState, Source, SourceId};
 use nudge_shared::mime::SenderIdentity;
+use nudge_shared::ports::SourceDirectory;
 use nudge_shared::ports::TimerStore;
 use nudge_shared::VirtualClock;
 use serde::Serialize;
@@ -110,9 +112,27 @@ impl Redelivery for SeededRedelivery {
 /// One tracking call a simulated client makes.
 struct Call {
     at: DateTime<Utc>,
+    /// Which of `SOURCES` sends it.
+    source: usize,
     path: &'static str,
     body: serde_json::Value,
 }
+
+impl Call {
+    fn events(&self) -> usize {
+        self.body["batch"].as_array().map_or(1, Vec::len)
+    }
+}
+
+/// The demo company's tracking sources: (id, name, channel).
+const SOURCES: [(&str, &str, &str); 3] = [
+    ("website", "Website", "web"),
+    ("mobile-app", "Mobile app", "app"),
+    ("support-chat", "Support chat", "chat"),
+];
+const WEB: usize = 0;
+const APP: usize = 1;
+const CHAT: usize = 2;
 
 /// What the simulated people are like, so the summary can say why mail was skipped.
 #[derive(Default, Serialize)]
@@ -154,11 +174,18 @@ fn simulate_people(options: &DemoOptions, start: DateTime<Utc>, random: &mut Ran
         if let Some(email) = email {
             traits["email"] = json!(email);
         }
-        calls.push(Call {
-            at: signup,
-            path: "/v1/identify",
-            body: json!({"userId": user_id, "traits": traits, "messageId": format!("{user_id}-identify"), "timestamp": signup}),
-        });
+        let web = |at, path, body| Call {
+            at,
+            source: WEB,
+            path,
+            body,
+        };
+        calls.push(web(signup - Duration::seconds(30), "/v1/page", json!({"userId": user_id, "name": "Sign up", "messageId": format!("{user_id}-page-signup"), "timestamp": signup - Duration::seconds(30), "properties": {"path": "/signup"}})));
+        calls.push(web(
+            signup,
+            "/v1/identify",
+            json!({"userId": user_id, "traits": traits, "messageId": format!("{user_id}-identify"), "timestamp": signup}),
+        ));
         let signed_up = json!({
             "userId": user_id, "event": "signed_up", "messageId": format!("{user_id}-signup"),
             "properties": {"plan": plan}, "timestamp": signup + Duration::seconds(2),
@@ -166,24 +193,35 @@ fn simulate_people(options: &DemoOptions, start: DateTime<Utc>, random: &mut Ran
         // A client that timed out and sent the same call again: same messageId.
         if random.percent(5) {
             population.client_retries += 1;
-            calls.push(Call {
-                at: signup + Duration::seconds(40),
-                path: "/v1/track",
-                body: signed_up.clone(),
-            });
+            calls.push(web(signup + Duration::seconds(40), "/v1/track", signed_up.clone()));
         }
-        calls.push(Call {
-            at: signup + Duration::seconds(2),
-            path: "/v1/track",
-            body: signed_up,
-        });
+        calls.push(web(signup + Duration::seconds(2), "/v1/track", signed_up));
+        // The mobile app batches what it saw: a login and the screen it opened on.
         for visit in 0..random.below(4) {
             let at = signup + Duration::minutes(30 + random.below(60 * 24 * 2) as i64);
             if at < start + window {
+                let batch = json!({"sentAt": at + Duration::seconds(20), "batch": [
+                    {"type": "track", "userId": user_id, "event": "logged_in", "messageId": format!("{user_id}-login-{visit}"), "timestamp": at},
+                    {"type": "screen", "userId": user_id, "name": "Home", "messageId": format!("{user_id}-home-{visit}"), "timestamp": at + Duration::seconds(1)},
+                ]});
+                calls.push(Call {
+                    at: at + Duration::seconds(20),
+                    source: APP,
+                    path: "/v1/batch",
+                    body: batch,
+                });
+            }
+        }
+        // Some ask for help in the chat widget.
+        if random.percent(10) {
+            let at = signup + Duration::minutes(5 + random.below(60 * 24) as i64);
+            if at < start + window {
+                let body = json!({"userId": user_id, "event": "chat_started", "messageId": format!("{user_id}-chat"), "timestamp": at, "properties": {"topic": "billing"}});
                 calls.push(Call {
                     at,
+                    source: CHAT,
                     path: "/v1/track",
-                    body: json!({"userId": user_id, "event": "logged_in", "messageId": format!("{user_id}-login-{visit}"), "timestamp": at}),
+                    body,
                 });
             }
         }
@@ -220,7 +258,27 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     };
     let campaigns = builtin_campaigns();
     let mailer = LocalMailer::Outbox(OutboxMailer::new(&outbox_dir).context("cannot create the outbox")?);
-    let pipeline = Arc::new(LocalPipeline::new(store.clone(), shared_clock, campaigns.clone(), mailer, identity));
+    let mut keys = Vec::new();
+    for (id, name, channel) in SOURCES {
+        let key = Secret::generate("wk_");
+        let source = Source {
+            id: SourceId::parse(id)?,
+            name: name.into(),
+            channel: Channel::parse(channel)?,
+            created_at: start,
+        };
+        store.add_source(&source, &key.hash()).await?;
+        keys.push(key);
+    }
+    let admin_key = Secret::generate("ak_");
+    let pipeline = Arc::new(LocalPipeline::new(
+        store.clone(),
+        shared_clock,
+        campaigns.clone(),
+        mailer,
+        identity,
+        admin_key.hash(),
+    ));
 
     let mut random = Random(options.seed);
     let (calls, population) = simulate_people(&options, start, &mut random);
@@ -232,13 +290,15 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let mut totals = PumpReport::default();
     let mut responses: BTreeMap<u16, usize> = BTreeMap::new();
     let mut duplicates_reported = 0;
+    let mut events_by_channel: BTreeMap<&str, usize> = BTreeMap::new();
     let mut next_call = calls.iter().peekable();
     let mut tick_end = start;
     while tick_end < end {
         tick_end += Duration::minutes(TICK);
         while let Some(call) = next_call.next_if(|call| call.at <= tick_end) {
             clock.advance_to(call.at);
-            let (status, duplicate) = post(&pipeline, call).await?;
+            let (status, duplicate) = post(&pipeline, call, &keys[call.source]).await?;
+            *events_by_channel.entry(SOURCES[call.source].2).or_default() += call.events();
             *responses.entry(status).or_default() += 1;
             duplicates_reported += usize::from(duplicate);
             if call.path == "/v1/track" && call.body["event"] == "signed_up" {
@@ -258,7 +318,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         &store,
         &campaigns,
         totals,
-        (responses, duplicates_reported),
+        (responses, duplicates_reported, events_by_channel),
         start,
         end,
         &outbox_dir,
@@ -295,11 +355,18 @@ fn prepare_output(out: &Path, outbox: &Path) -> anyhow::Result<()> {
 }
 
 /// Sends one call; returns the HTTP status and whether the API reported it a duplicate.
-async fn post(pipeline: &Arc<LocalPipeline>, call: &Call) -> anyhow::Result<(u16, bool)> {
+async fn post(pipeline: &Arc<LocalPipeline>, call: &Call, write_key: &Secret) -> anyhow::Result<(u16, bool)> {
     let request = Request::builder()
         .method("POST")
         .uri(call.path)
         .header("content-type", "application/json")
+        .header(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:", write_key.expose()))
+            ),
+        )
         .body(Body::from(call.body.to_string()))?;
     let response = forward_to_ingest(State(Arc::clone(pipeline)), request).await;
     let status = response.status().as_u16();
@@ -396,6 +463,8 @@ struct Summary {
     calls_by_status: BTreeMap<u16, usize>,
     /// Calls the API answered as already stored (same messageId).
     duplicate_calls: usize,
+    /// Events sent, by the channel of the source that sent them.
+    events_by_channel: BTreeMap<String, usize>,
     pipeline: PipelineCounts,
     campaigns: Vec<CampaignSummary>,
     outbox: PathBuf,
@@ -429,7 +498,7 @@ impl Summary {
         store: &EmbeddedStore,
         campaigns: &CampaignSet,
         totals: PumpReport,
-        (responses, duplicate_calls): (BTreeMap<u16, usize>, usize),
+        (responses, duplicate_calls, events_by_channel): (BTreeMap<u16, usize>, usize, BTreeMap<&str, usize>),
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         outbox: &Path,
@@ -479,6 +548,7 @@ impl Summary {
             population: Population { ..*population },
             calls_by_status: responses,
             duplicate_calls,
+            events_by_channel: events_by_channel.into_iter().map(|(c, n)| (c.to_string(), n)).collect(),
             pipeline: PipelineCounts {
                 changes_evaluated: totals.changes_evaluated,
                 jobs_handled: totals.jobs_handled,
@@ -505,8 +575,13 @@ impl Summary {
             self.virtual_start.format("%Y-%m-%d %H:%M"),
             self.virtual_end.format("%Y-%m-%d %H:%M UTC")
         );
+        let channels: Vec<String> = self.events_by_channel.iter().map(|(channel, n)| format!("{channel} {n}")).collect();
         out += &format!(
-            "Tracking calls accepted: {accepted} (identify, signed_up, logged_in); {} client retries of a call, {} recognised by messageId and stored once\n",
+            "Tracking calls accepted: {accepted}, carrying events by channel: {}\n",
+            channels.join(", ")
+        );
+        out += &format!(
+            "Client retries of a call: {}, recognised by messageId and stored once: {}\n",
             self.population.client_retries, self.duplicate_calls
         );
         for (status, count) in self.calls_by_status.iter().filter(|(s, _)| **s != 200) {

@@ -10,7 +10,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine;
-use nudge_shared::adapters::embedded::EmbeddedStore;
 use std::sync::Arc;
 
 /// API Gateway's payload limit.
@@ -25,8 +24,7 @@ pub(crate) async fn forward_to_ingest(State(pipeline): State<Arc<LocalPipeline>>
         Ok(event) => event,
         Err(response) => return response,
     };
-    let ingest: &nudge_fn_ingest::IngestDeps<EmbeddedStore, SharedClock> = &pipeline.ingest;
-    from_lambda_response(nudge_fn_ingest::handle(ingest, event).await)
+    from_lambda_response(nudge_fn_ingest::handle(&pipeline.ingest, event).await)
 }
 
 async fn to_lambda_event(request: Request, clock: &SharedClock) -> Result<ApiGatewayV2httpRequest, Response> {

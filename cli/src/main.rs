@@ -43,6 +43,15 @@ enum Command {
         /// How often the pipeline looks for new work, in milliseconds.
         #[arg(long, default_value_t = 250)]
         poll_ms: u64,
+        /// The write key of the local source (HTTP Basic username); generated when unset.
+        #[arg(long, env = "NUDGE_WRITE_KEY", hide_env_values = true)]
+        write_key: Option<String>,
+        /// The channel stamped on the local source's events (web, app, chat, call_center, ...).
+        #[arg(long, default_value = "web", env = "NUDGE_CHANNEL")]
+        channel: String,
+        /// The key for admin routes (Authorization: Bearer); generated when unset.
+        #[arg(long, env = "NUDGE_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
     },
     /// Simulate customers on a virtual clock through the real pipeline; write an outbox and a summary.
     Demo {
@@ -101,6 +110,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             sender_address,
             sender_name,
             poll_ms,
+            write_key,
+            channel,
+            admin_key,
         } => {
             let address =
                 EmailAddress::parse(&sender_address).map_err(|e| anyhow::anyhow!("--sender-address {sender_address:?}: {}", e.reason))?;
@@ -114,6 +126,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     name: sender_name,
                 },
                 poll_interval: std::time::Duration::from_millis(poll_ms),
+                write_key,
+                channel,
+                admin_key,
             })
             .await
         }

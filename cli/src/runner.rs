@@ -6,11 +6,11 @@
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::Duration;
 use nudge_fn_evaluator::EvaluatorDeps;
-use nudge_fn_ingest::IngestDeps;
+use nudge_fn_ingest::{AdminAuth, IngestDeps};
 use nudge_fn_scheduler::SchedulerDeps;
 use nudge_fn_sender::SenderDeps;
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer, SmtpMailer};
-use nudge_shared::domain::CampaignSet;
+use nudge_shared::domain::{CampaignSet, SecretHash};
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::{ChangeFeed, JobSource, MailError, Mailer, OutgoingEmail};
@@ -83,18 +83,28 @@ impl PumpReport {
 pub struct LocalPipeline {
     pub store: EmbeddedStore,
     pub clock: SharedClock,
-    pub ingest: IngestDeps<EmbeddedStore, SharedClock>,
+    pub ingest: IngestDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
     evaluator: EvaluatorDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
     sender: SenderDeps<EmbeddedStore, EmbeddedStore, LocalMailer, SharedClock>,
     scheduler: SchedulerDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
 }
 
 impl LocalPipeline {
-    pub fn new(store: EmbeddedStore, clock: SharedClock, campaigns: CampaignSet, mailer: LocalMailer, identity: SenderIdentity) -> Self {
+    /// `admin_key`: the hash of the key the admin routes take as `Authorization: Bearer`.
+    pub fn new(
+        store: EmbeddedStore,
+        clock: SharedClock,
+        campaigns: CampaignSet,
+        mailer: LocalMailer,
+        identity: SenderIdentity,
+        admin_key: SecretHash,
+    ) -> Self {
         Self {
             ingest: IngestDeps {
                 log: store.clone(),
+                sources: store.clone(),
                 clock: clock.clone(),
+                admin: AdminAuth::Key(admin_key),
             },
             evaluator: EvaluatorDeps {
                 evaluator: Evaluator {

@@ -5,9 +5,10 @@ use crate::http::router;
 use crate::runner::{LocalMailer, LocalPipeline, NoRedelivery, SharedClock};
 use anyhow::Context;
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer, SmtpMailer};
-use nudge_shared::domain::builtin_campaigns;
+use nudge_shared::domain::{builtin_campaigns, Channel, Secret, Source, SourceId};
 use nudge_shared::mime::SenderIdentity;
-use nudge_shared::SystemClock;
+use nudge_shared::ports::SourceDirectory;
+use nudge_shared::{Clock, SystemClock};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,12 @@ pub struct ServeOptions {
     pub smtp: Option<String>,
     pub identity: SenderIdentity,
     pub poll_interval: Duration,
+    /// The development source's write key; generated (and printed) when absent.
+    pub write_key: Option<String>,
+    /// The channel stamped on the development source's events.
+    pub channel: String,
+    /// The admin routes' bearer key; generated (and printed) when absent.
+    pub admin_key: Option<String>,
 }
 
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
@@ -32,7 +39,27 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         Some(relay) => LocalMailer::Smtp(smtp_mailer(relay)?),
         None => LocalMailer::Outbox(OutboxMailer::new(options.data.join("outbox")).context("cannot create the outbox directory")?),
     };
-    let pipeline = Arc::new(LocalPipeline::new(store, clock, builtin_campaigns(), mailer, options.identity));
+    let channel = Channel::parse(&options.channel).map_err(|e| anyhow::anyhow!("--channel {:?}: {}", options.channel, e.reason))?;
+    let (write_key, write_key_generated) = secret_or_generated(options.write_key, "wk_");
+    let (admin_key, admin_key_generated) = secret_or_generated(options.admin_key, "ak_");
+    let source = Source {
+        id: SourceId::parse("local").expect("valid id"),
+        name: "Local development".into(),
+        channel,
+        created_at: clock.now(),
+    };
+    store
+        .add_source(&source, &write_key.hash())
+        .await
+        .context("cannot register the development write key")?;
+    let pipeline = Arc::new(LocalPipeline::new(
+        store,
+        clock,
+        builtin_campaigns(),
+        mailer,
+        options.identity,
+        admin_key.hash(),
+    ));
 
     let worker = tokio::spawn(run_pipeline(Arc::clone(&pipeline), options.poll_interval));
     let listener = tokio::net::TcpListener::bind((options.host.as_str(), options.port))
@@ -41,12 +68,31 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     // Scripts (and the tests) read this line to find the port.
     println!("nudge serve: listening on http://{address} (data in {})", options.data.display());
+    if write_key_generated {
+        println!(
+            "write key (HTTP Basic username; set NUDGE_WRITE_KEY to choose one): {}",
+            write_key.expose()
+        );
+    }
+    if admin_key_generated {
+        println!(
+            "admin key (Authorization: Bearer; set NUDGE_ADMIN_KEY to choose one): {}",
+            admin_key.expose()
+        );
+    }
     axum::serve(listener, router(pipeline))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     worker.abort();
     info!("stopped");
     Ok(())
+}
+
+fn secret_or_generated(given: Option<String>, prefix: &str) -> (Secret, bool) {
+    match given.filter(|key| !key.trim().is_empty()) {
+        Some(key) => (Secret::new(key.trim()), false),
+        None => (Secret::generate(prefix), true),
+    }
 }
 
 fn smtp_mailer(relay: &str) -> anyhow::Result<SmtpMailer> {

@@ -70,16 +70,14 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     fn signed_up(at: DateTime<Utc>) -> Event {
-        Event {
-            message_id: MessageId::parse("m1").unwrap(),
-            person_id: PersonId::parse("u1").unwrap(),
-            kind: EventKind::Track,
-            name: Some(EventName::parse("signed_up").unwrap()),
-            properties: Default::default(),
-            traits: Default::default(),
-            timestamp: at,
-            received_at: at,
-        }
+        let mut event = Event::new(
+            EventKind::Track,
+            MessageId::parse("m1").unwrap(),
+            PersonId::parse("u1").unwrap(),
+            at,
+        );
+        event.name = Some(EventName::parse("signed_up").unwrap());
+        event
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod mime;
 pub mod ports;
 pub mod render;
 pub mod schedule;
+pub mod sources;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use error::{InvalidField, PortError};

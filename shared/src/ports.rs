@@ -2,7 +2,7 @@
 //! function depends only on what it uses (and its IAM policy grants only that).
 //! Every method returns `impl Future + Send` so handlers stay `Send` across awaits.
 
-use crate::domain::{DedupKey, Event, MessageJob, Person, PersonId, SendRecord, SendState, Timer};
+use crate::domain::{DedupKey, Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
 use crate::error::PortError;
 use chrono::{DateTime, Duration, Utc};
 use std::future::Future;
@@ -19,6 +19,13 @@ pub enum Recorded {
 /// Durable storage of accepted events, applied to profiles in the same atomic write.
 pub trait EventLog: Send + Sync {
     fn record(&self, event: &Event) -> impl Future<Output = Result<Recorded, PortError>> + Send;
+}
+
+/// Tracking sources by the hash of their write key.
+pub trait SourceDirectory: Send + Sync {
+    fn source_for_key(&self, key: &SecretHash) -> impl Future<Output = Result<Option<Source>, PortError>> + Send;
+    /// Registers `source` under `key`; registering the same key again replaces its source.
+    fn add_source(&self, source: &Source, key: &SecretHash) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 pub trait ProfileReader: Send + Sync {

@@ -98,14 +98,10 @@ impl RenderContext<'_> {
     fn globals(&self) -> liquid::Object {
         let mut person = self.person.traits.clone();
         person.insert("id".into(), json!(self.person.id));
-        person.insert(
-            "behavior".into(),
-            json!({
-                "first_seen": self.person.first_seen,
-                "last_seen": self.person.last_seen,
-                "event_counts": self.person.event_counts,
-            }),
-        );
+        let mut behavior = serde_json::to_value(&self.person.behavior).expect("behavior serializes");
+        behavior["first_seen"] = json!(self.person.first_seen);
+        behavior["last_seen"] = json!(self.person.last_seen);
+        person.insert("behavior".into(), behavior);
         let globals = json!({
             "person": Value::Object(person),
             "event": {

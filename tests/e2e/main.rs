@@ -10,14 +10,14 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{Duration, TimeZone, Utc};
 use nudge_fn_evaluator::EvaluatorDeps;
-use nudge_fn_ingest::IngestDeps;
+use nudge_fn_ingest::{AdminAuth, IngestDeps};
 use nudge_fn_scheduler::SchedulerDeps;
 use nudge_fn_sender::SenderDeps;
 use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer, SqsQueue};
-use nudge_shared::domain::{builtin_campaigns, EmailAddress, PersonId, SendState};
+use nudge_shared::domain::{builtin_campaigns, Channel, EmailAddress, PersonId, Secret, SendState, Source, SourceId};
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::mime::SenderIdentity;
-use nudge_shared::ports::{JobSource, QueuedMessage, SendLedger};
+use nudge_shared::ports::{JobSource, QueuedMessage, SendLedger, SourceDirectory};
 use nudge_shared::VirtualClock;
 
 struct Stack {
@@ -39,8 +39,20 @@ impl Stack {
         aws::create_sender_identity(&aws_sdk_sesv2_client(&config), "hello@acme.test")
             .await
             .expect("identity");
+        let store = DynamoStore::from_config(&config, table);
+        // The source whose write key the ingest fixtures carry.
+        let website = Source {
+            id: SourceId::parse("website").unwrap(),
+            name: "Website".into(),
+            channel: Channel::parse("web").unwrap(),
+            created_at: Utc::now(),
+        };
+        store
+            .add_source(&website, &Secret::new("wk_fixture_website").hash())
+            .await
+            .expect("source");
         Self {
-            store: DynamoStore::from_config(&config, table),
+            store,
             feed: DynamoStreamFeed::from_config(&config, stream_arn),
             queue: SqsQueue::from_config(&config, queues.queue),
             mailer: SesMailer::from_config(&config, None),
@@ -53,7 +65,9 @@ impl Stack {
         request.body = Some(body.to_string());
         let deps = IngestDeps {
             log: self.store.clone(),
+            sources: self.store.clone(),
             clock: self.clock.clone(),
+            admin: AdminAuth::Iam,
         };
         nudge_fn_ingest::handle(&deps, request).await.status_code
     }

@@ -97,6 +97,9 @@ fn bad_arguments_get_a_message_naming_them() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("--smtp"));
 }
 
+const WRITE_KEY: &str = "wk_cli_test";
+const ADMIN_KEY: &str = "ak_cli_test";
+
 /// A running `nudge serve`, stopped when dropped.
 struct Server {
     child: Child,
@@ -106,7 +109,18 @@ struct Server {
 impl Server {
     fn start(data: &Path, extra: &[&str]) -> Self {
         let mut child = nudge()
-            .args(["serve", "--port", "0", "--poll-ms", "50", "--data"])
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--poll-ms",
+                "50",
+                "--write-key",
+                WRITE_KEY,
+                "--admin-key",
+                ADMIN_KEY,
+                "--data",
+            ])
             .arg(data)
             .args(extra)
             .stdout(Stdio::piped())
@@ -132,7 +146,7 @@ impl Drop for Server {
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
-    let response = client.post(url).json(&body).send().await.unwrap();
+    let response = client.post(url).basic_auth(WRITE_KEY, Some("")).json(&body).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
@@ -242,4 +256,93 @@ async fn serve_delivers_through_an_smtp_relay_when_asked() {
         eml_files(&data.path().join("outbox")).is_empty(),
         "with --smtp nothing goes to the outbox"
     );
+}
+
+#[tokio::test]
+async fn serve_refuses_calls_without_a_write_key() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/track", server.url))
+        .json(&json!({"userId": "u", "event": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+}
+
+#[tokio::test]
+async fn serve_takes_browser_beacons_and_admin_calls() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--channel", "web"]);
+    let client = reqwest::Client::new();
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/page", server.url))
+        .header("origin", "https://example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let beacon = client
+        .post(format!("{}/v1/page", server.url))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .body(json!({"writeKey": WRITE_KEY, "anonymousId": "a-1", "name": "Home"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beacon.status().as_u16(), 200);
+
+    let created = client
+        .post(format!("{}/v1/admin/sources", server.url))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"name": "Support chat", "channel": "chat"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let created: Value = created.json().await.unwrap();
+    let chat_key = created["writeKey"].as_str().unwrap();
+    let tracked = client
+        .post(format!("{}/v1/track", server.url))
+        .basic_auth(chat_key, Some(""))
+        .json(&json!({"userId": "u-1", "event": "chat_started"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tracked.status().as_u16(), 200);
+    let refused = client
+        .post(format!("{}/v1/admin/sources", server.url))
+        .basic_auth(WRITE_KEY, Some(""))
+        .json(&json!({"name": "x", "channel": "web"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401, "a write key cannot create sources");
+}
+
+#[test]
+fn serve_prints_generated_keys_when_none_are_given() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = nudge()
+        .args(["serve", "--port", "0", "--data"])
+        .arg(data.path())
+        .env_remove("NUDGE_WRITE_KEY")
+        .env_remove("NUDGE_ADMIN_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = String::new();
+    for _ in 0..3 {
+        std::io::BufRead::read_line(&mut reader, &mut lines).unwrap();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines.contains("write key (HTTP Basic username"), "{lines}");
+    assert!(lines.contains("wk_"), "{lines}");
+    assert!(lines.contains("admin key (Authorization: Bearer"), "{lines}");
 }

@@ -1,22 +1,34 @@
-//! The ingest function: an API Gateway HTTP API request (payload v2) in, the tracking call
-//! recorded durably, an HTTP response out. `nudge serve` drives this same function.
+//! The ingest function: an API Gateway HTTP API request (payload v2) in, an HTTP response
+//! out. It serves Segment's tracking routes (authenticated by write key, open to browsers)
+//! and the admin route that creates sources. `nudge serve` drives this same function.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
 use base64::Engine;
-use nudge_shared::ingest::{self, CallType, IngestError};
-use nudge_shared::ports::{EventLog, Recorded};
+use nudge_shared::domain::{Channel, Secret, SecretHash, Source, SourceId, SourceStamp};
+use nudge_shared::ingest::{self, CallType, IngestError, Request};
+use nudge_shared::ports::{EventLog, Recorded, SourceDirectory};
+use nudge_shared::sources::write_key_from_basic_auth;
 use nudge_shared::{Clock, InvalidField, PortError};
-use serde_json::json;
+use serde_json::{json, Value};
 use tracing::{error, info};
 
-/// Segment's limit for one call.
-pub const MAX_BODY_BYTES: usize = 32 * 1024;
-
-pub struct IngestDeps<L, C> {
+pub struct IngestDeps<L, S, C> {
     pub log: L,
+    pub sources: S,
     pub clock: C,
+    pub admin: AdminAuth,
+}
+
+/// Who may call the admin routes.
+#[derive(Debug, Clone)]
+pub enum AdminAuth {
+    /// Behind API Gateway's IAM authorizer: a request that reached the function was signed
+    /// by a principal allowed to invoke the route.
+    Iam,
+    /// `Authorization: Bearer <admin key>`, compared by hash.
+    Key(SecretHash),
 }
 
 /// Everything that can go wrong with a request, mapped to HTTP in `error_response` only.
@@ -26,8 +38,10 @@ pub enum ApiError {
     NotFound { method: String, path: String },
     #[error("{path} does not accept {method}")]
     MethodNotAllowed { method: String, path: String },
-    #[error("body is larger than {MAX_BODY_BYTES} bytes")]
-    TooLarge,
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{field} is larger than {limit} bytes")]
+    TooLarge { field: String, limit: usize },
     #[error("invalid {0}")]
     Invalid(InvalidField),
     #[error(transparent)]
@@ -38,56 +52,177 @@ impl From<IngestError> for ApiError {
     fn from(error: IngestError) -> Self {
         match error {
             IngestError::Invalid(field) => Self::Invalid(field),
+            IngestError::TooLarge { field, limit } => Self::TooLarge { field, limit },
             IngestError::Store(port) => Self::Store(port),
         }
     }
 }
 
-pub async fn handle<L: EventLog, C: Clock>(deps: &IngestDeps<L, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    let method = request.request_context.http.method.clone();
-    let path = request.raw_path.clone().unwrap_or_else(|| "/".into());
-    let result = match call_for(&method, &path) {
-        Ok(call) => accept(deps, call, &request).await,
-        Err(error) => Err(error),
-    };
-    match result {
-        Ok(recorded) => json_response(200, json!({ "success": true, "duplicate": recorded == Recorded::Duplicate })),
-        Err(error) => error_response(&error),
+impl From<PortError> for ApiError {
+    fn from(error: PortError) -> Self {
+        Self::Store(error)
     }
 }
 
-fn call_for(method: &Method, path: &str) -> Result<CallType, ApiError> {
-    let call = match path.trim_end_matches('/') {
-        "/v1/track" => CallType::Track,
-        "/v1/identify" => CallType::Identify,
-        _ => {
-            return Err(ApiError::NotFound {
+enum Route {
+    Tracking(Request),
+    Preflight,
+    CreateSource,
+}
+
+pub async fn handle<L: EventLog, S: SourceDirectory, C: Clock>(
+    deps: &IngestDeps<L, S, C>,
+    request: ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    let method = request.request_context.http.method.clone();
+    let path = request.raw_path.clone().unwrap_or_else(|| "/".into());
+    let route = route_for(&method, &path);
+    let browser_facing = matches!(route, Ok(Route::Tracking(_) | Route::Preflight));
+    let result = match route {
+        Ok(Route::Preflight) => return preflight_response(),
+        Ok(Route::Tracking(call)) => track(deps, call, &request).await.map(|body| (200, body)),
+        Ok(Route::CreateSource) => create_source(deps, &request).await.map(|body| (201, body)),
+        Err(error) => Err(error),
+    };
+    let mut response = match result {
+        Ok((status, body)) => json_response(status, body),
+        Err(error) => error_response(&error),
+    };
+    if browser_facing {
+        response
+            .headers
+            .insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    }
+    response
+}
+
+fn route_for(method: &Method, path: &str) -> Result<Route, ApiError> {
+    let tracking = match path.trim_end_matches('/') {
+        "/v1/track" => Some(Request::Single(CallType::Track)),
+        "/v1/identify" => Some(Request::Single(CallType::Identify)),
+        "/v1/page" => Some(Request::Single(CallType::Page)),
+        "/v1/screen" => Some(Request::Single(CallType::Screen)),
+        "/v1/group" => Some(Request::Single(CallType::Group)),
+        "/v1/alias" => Some(Request::Single(CallType::Alias)),
+        "/v1/batch" | "/v1/import" => Some(Request::Batch),
+        "/v1/admin/sources" if method == Method::POST => return Ok(Route::CreateSource),
+        "/v1/admin/sources" => {
+            return Err(ApiError::MethodNotAllowed {
                 method: method.to_string(),
                 path: path.into(),
             })
         }
+        _ => None,
     };
-    if method != Method::POST {
-        return Err(ApiError::MethodNotAllowed {
+    match (tracking, method) {
+        (Some(call), &Method::POST) => Ok(Route::Tracking(call)),
+        (Some(_), &Method::OPTIONS) => Ok(Route::Preflight),
+        (Some(_), _) => Err(ApiError::MethodNotAllowed {
             method: method.to_string(),
             path: path.into(),
-        });
+        }),
+        (None, _) => Err(ApiError::NotFound {
+            method: method.to_string(),
+            path: path.into(),
+        }),
     }
-    Ok(call)
 }
 
-async fn accept<L: EventLog, C: Clock>(
-    deps: &IngestDeps<L, C>,
-    call: CallType,
+/// Authenticates, parses and records one tracking request. A key in the header is checked
+/// before the body is read; a key in the body (beacons cannot set headers) after parsing.
+async fn track<L: EventLog, S: SourceDirectory, C: Clock>(
+    deps: &IngestDeps<L, S, C>,
+    call: Request,
     request: &ApiGatewayV2httpRequest,
-) -> Result<Recorded, ApiError> {
-    let body = body_bytes(request)?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::TooLarge);
-    }
-    let (event, recorded) = ingest::accept(&deps.log, call, &body, deps.clock.now()).await?;
-    info!(message_id = %event.message_id, person = %event.person_id, kind = ?event.kind, duplicate = (recorded == Recorded::Duplicate), "event accepted");
-    Ok(recorded)
+) -> Result<Value, ApiError> {
+    let header_key = header(request, "authorization").and_then(write_key_from_basic_auth);
+    let header_source = match &header_key {
+        Some(key) => Some(authenticate(&deps.sources, key).await?),
+        None => None,
+    };
+    let mut parsed = ingest::parse_request(call, &body_bytes(request)?, deps.clock.now())?;
+    let source = match header_source {
+        Some(source) => source,
+        None => {
+            let key = parsed.write_key.take().map(Secret::new).ok_or(ApiError::Unauthorized(
+                "a write key is required: send it as the HTTP Basic username, or as writeKey in the body",
+            ))?;
+            authenticate(&deps.sources, &key).await?
+        }
+    };
+    let stamp = SourceStamp {
+        source_id: source.id.clone(),
+        channel: source.channel.clone(),
+    };
+    let outcomes = ingest::record_all(&deps.log, &mut parsed.events, Some(&stamp)).await?;
+    let duplicates = outcomes.iter().filter(|o| **o == Recorded::Duplicate).count();
+    info!(source = %source.id, channel = %source.channel, events = outcomes.len(), duplicates, "events accepted");
+    Ok(match call {
+        Request::Single(_) => json!({ "success": true, "duplicate": duplicates == 1 }),
+        Request::Batch => json!({ "success": true, "accepted": outcomes.len(), "duplicates": duplicates }),
+    })
+}
+
+async fn authenticate<S: SourceDirectory>(sources: &S, key: &Secret) -> Result<Source, ApiError> {
+    sources
+        .source_for_key(&key.hash())
+        .await?
+        .ok_or(ApiError::Unauthorized("the write key is not valid"))
+}
+
+async fn create_source<L, S: SourceDirectory, C: Clock>(
+    deps: &IngestDeps<L, S, C>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<Value, ApiError> {
+    authorize_admin(&deps.admin, request)?;
+    let body: Value = serde_json::from_slice(&body_bytes(request)?)
+        .map_err(|e| ApiError::Invalid(InvalidField::new("body", format!("is not valid JSON ({e})"))))?;
+    let text = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::Invalid(InvalidField::new(name, "is required (a string)")))
+    };
+    let name = text("name")?.trim().to_string();
+    let id = match body.get("id") {
+        None | Some(Value::Null) => slug(&name),
+        Some(_) => text("id")?.to_string(),
+    };
+    let source = Source {
+        id: SourceId::parse(&id).map_err(|e| ApiError::Invalid(e.within("id")))?,
+        channel: Channel::parse(text("channel")?).map_err(|e| ApiError::Invalid(e.within("channel")))?,
+        name,
+        created_at: deps.clock.now(),
+    };
+    let key = Secret::generate("wk_");
+    deps.sources.add_source(&source, &key.hash()).await?;
+    info!(source = %source.id, channel = %source.channel, "source created");
+    // The only time the key is shown: Nudge keeps its hash.
+    Ok(json!({ "source": source, "writeKey": key.expose() }))
+}
+
+fn slug(name: &str) -> String {
+    let slug: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    slug.split('-').filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-")
+}
+
+fn authorize_admin(admin: &AdminAuth, request: &ApiGatewayV2httpRequest) -> Result<(), ApiError> {
+    let allowed = match admin {
+        AdminAuth::Iam => request.request_context.authorizer.as_ref().is_some_and(|a| a.iam.is_some()),
+        AdminAuth::Key(expected) => header(request, "authorization")
+            .and_then(|value| value.strip_prefix("Bearer ").map(|key| Secret::new(key.trim()).hash()))
+            .is_some_and(|presented| presented.matches(expected)),
+    };
+    allowed
+        .then_some(())
+        .ok_or(ApiError::Unauthorized("admin routes need the admin credential"))
+}
+
+fn header<'a>(request: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
+    request.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiError> {
@@ -106,7 +241,8 @@ pub fn error_response(error: &ApiError) -> ApiGatewayV2httpResponse {
     let (status, code) = match error {
         ApiError::NotFound { .. } => (404, "not_found"),
         ApiError::MethodNotAllowed { .. } => (405, "method_not_allowed"),
-        ApiError::TooLarge => (413, "payload_too_large"),
+        ApiError::Unauthorized(_) => (401, "unauthorized"),
+        ApiError::TooLarge { .. } => (413, "payload_too_large"),
         ApiError::Invalid(_) => (400, "invalid_request"),
         ApiError::Store(port) if port.is_retryable() => (503, "unavailable"),
         ApiError::Store(_) => (500, "internal"),
@@ -115,14 +251,30 @@ pub fn error_response(error: &ApiError) -> ApiGatewayV2httpResponse {
         error!(%error, "request failed");
     }
     let mut body = json!({ "error": { "code": code, "message": error.to_string() } });
-    if let ApiError::Invalid(field) = error {
-        body["error"]["field"] = json!(field.field);
-        body["error"]["message"] = json!(field.to_string());
+    match error {
+        ApiError::Invalid(field) => body["error"]["field"] = json!(field.field),
+        ApiError::TooLarge { field, .. } => body["error"]["field"] = json!(field),
+        _ => {}
     }
     json_response(status, body)
 }
 
-fn json_response(status: i64, body: serde_json::Value) -> ApiGatewayV2httpResponse {
+/// Browsers ask before a cross-origin POST with a JSON body or an Authorization header.
+fn preflight_response() -> ApiGatewayV2httpResponse {
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = 204;
+    for (name, value) in [
+        ("access-control-allow-origin", "*"),
+        ("access-control-allow-methods", "POST, OPTIONS"),
+        ("access-control-allow-headers", "authorization, content-type"),
+        ("access-control-max-age", "600"),
+    ] {
+        response.headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn json_response(status: i64, body: Value) -> ApiGatewayV2httpResponse {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     let mut response = ApiGatewayV2httpResponse::default();

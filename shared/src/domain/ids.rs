@@ -74,6 +74,18 @@ text_id!(
     MessageId, max = 255
 );
 text_id!(
+    /// An account (Segment's `groupId`), for B2B: the company a person belongs to.
+    GroupId, max = 255
+);
+text_id!(
+    /// A tracking source: one write key, one channel.
+    SourceId, max = 100
+);
+text_id!(
+    /// Where behavior comes from: `web`, `app`, `chat`, `call_center`, ...
+    Channel, max = 50
+);
+text_id!(
     /// A campaign's stable id, used in send records and dedup keys: change it and history forgets.
     CampaignId, max = 100
 );

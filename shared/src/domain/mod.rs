@@ -7,10 +7,12 @@ mod ids;
 mod job;
 mod person;
 mod send;
+mod source;
 
 pub use campaign::{builtin_campaigns, Campaign, CampaignSet, MessageClass, MessageTemplate, Trigger};
-pub use event::{Event, EventKind};
-pub use ids::{CampaignId, DedupKey, EmailAddress, EventName, MessageId, PersonId};
+pub use event::{Event, EventKind, SourceStamp};
+pub use ids::{CampaignId, Channel, DedupKey, EmailAddress, EventName, GroupId, MessageId, PersonId, SourceId};
 pub use job::{MessageJob, Timer, TriggerSnapshot};
 pub use person::Person;
 pub use send::{SendRecord, SendState, SkipReason};
+pub use source::{Secret, SecretHash, Source};

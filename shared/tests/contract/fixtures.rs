@@ -1,7 +1,9 @@
 //! Events and jobs the contract tests use.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use nudge_shared::domain::{CampaignId, DedupKey, Event, EventKind, EventName, MessageId, MessageJob, PersonId, TriggerSnapshot};
+use nudge_shared::domain::{
+    CampaignId, Channel, DedupKey, Event, EventKind, EventName, MessageId, MessageJob, PersonId, SourceId, SourceStamp, TriggerSnapshot,
+};
 use serde_json::{json, Map, Value};
 
 pub fn start() -> DateTime<Utc> {
@@ -13,29 +15,33 @@ pub fn object(value: Value) -> Map<String, Value> {
 }
 
 pub fn track(person: &str, name: &str, message_id: &str, minutes: i64) -> Event {
-    Event {
-        message_id: MessageId::parse(message_id).unwrap(),
-        person_id: PersonId::parse(person).unwrap(),
-        kind: EventKind::Track,
-        name: Some(EventName::parse(name).unwrap()),
-        properties: object(json!({"plan": "pro", "seats": 3, "ratio": 0.5, "tags": ["a", "b"], "nested": {"ok": true, "none": null}})),
-        traits: Map::new(),
-        timestamp: start() + Duration::minutes(minutes),
-        received_at: start() + Duration::minutes(minutes),
-    }
+    let mut event = Event::new(
+        EventKind::Track,
+        MessageId::parse(message_id).unwrap(),
+        PersonId::parse(person).unwrap(),
+        start() + Duration::minutes(minutes),
+    );
+    event.name = Some(EventName::parse(name).unwrap());
+    event.user_id = Some(event.person_id.clone());
+    event.properties = object(json!({"plan": "pro", "seats": 3, "ratio": 0.5, "tags": ["a", "b"], "nested": {"ok": true, "none": null}}));
+    event.context = object(json!({"library": {"name": "analytics-python", "version": "2.3.3"}, "ip": "203.0.113.7"}));
+    event.extra = object(json!({"integrations": {"All": true}}));
+    event.source = Some(SourceStamp {
+        source_id: SourceId::parse("web-app").unwrap(),
+        channel: Channel::parse("web").unwrap(),
+    });
+    event
 }
 
 pub fn identify(person: &str, message_id: &str, traits: Value) -> Event {
-    Event {
-        message_id: MessageId::parse(message_id).unwrap(),
-        person_id: PersonId::parse(person).unwrap(),
-        kind: EventKind::Identify,
-        name: None,
-        properties: Map::new(),
-        traits: object(traits),
-        timestamp: start(),
-        received_at: start(),
-    }
+    let mut event = Event::new(
+        EventKind::Identify,
+        MessageId::parse(message_id).unwrap(),
+        PersonId::parse(person).unwrap(),
+        start(),
+    );
+    event.traits = object(traits);
+    event
 }
 
 pub fn job(person: &str, trigger: &str) -> MessageJob {

@@ -9,6 +9,7 @@ mod fixtures;
 mod ledger;
 mod mailer;
 mod queue;
+mod sources;
 mod timers;
 
 macro_rules! contract {
@@ -40,4 +41,6 @@ contract!(
     timers::timers_come_due_in_order_and_once,
     timers::scheduling_the_same_job_twice_keeps_one_timer,
     mailer::a_raw_message_arrives_intact,
+    sources::a_source_is_found_by_its_key_hash_only,
+    event_log::every_call_type_and_field_round_trips,
 );

@@ -1,14 +1,17 @@
-//! The ingest function driven by API Gateway HTTP API (v2) event fixtures.
+//! The ingest function driven by API Gateway HTTP API (v2) event fixtures. The fixtures'
+//! write key is `wk_fixture_website` (source `website`, channel `web`); the bearer admin
+//! key is `ak_fixture_admin`.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use chrono::{TimeZone, Utc};
-use nudge_fn_ingest::{handle, IngestDeps, MAX_BODY_BYTES};
+use nudge_fn_ingest::{handle, AdminAuth, IngestDeps};
 use nudge_shared::adapters::embedded::EmbeddedStore;
-use nudge_shared::domain::{Event, PersonId};
-use nudge_shared::ports::{EventLog, ProfileReader, Recorded};
+use nudge_shared::domain::{Channel, Event, GroupId, PersonId, Secret, Source, SourceId};
+use nudge_shared::ingest::MAX_MESSAGE_BYTES;
+use nudge_shared::ports::{EventLog, ProfileReader, Recorded, SourceDirectory};
 use nudge_shared::{PortError, VirtualClock};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 fn fixture(bytes: &[u8]) -> ApiGatewayV2httpRequest {
@@ -16,15 +19,29 @@ fn fixture(bytes: &[u8]) -> ApiGatewayV2httpRequest {
 }
 
 fn clock() -> VirtualClock {
-    VirtualClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 1).unwrap())
+    VirtualClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 10).unwrap())
 }
 
-fn deps() -> IngestDeps<EmbeddedStore, VirtualClock> {
+async fn deps_with(admin: AdminAuth) -> IngestDeps<EmbeddedStore, EmbeddedStore, VirtualClock> {
     let clock = clock();
+    let store = EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap();
+    let website = Source {
+        id: SourceId::parse("website").unwrap(),
+        name: "Website".into(),
+        channel: Channel::parse("web").unwrap(),
+        created_at: Utc::now(),
+    };
+    store.add_source(&website, &Secret::new("wk_fixture_website").hash()).await.unwrap();
     IngestDeps {
-        log: EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap(),
+        log: store.clone(),
+        sources: store,
         clock,
+        admin,
     }
+}
+
+async fn deps() -> IngestDeps<EmbeddedStore, EmbeddedStore, VirtualClock> {
+    deps_with(AdminAuth::Key(Secret::new("ak_fixture_admin").hash())).await
 }
 
 fn body(response: &ApiGatewayV2httpResponse) -> Value {
@@ -34,61 +51,156 @@ fn body(response: &ApiGatewayV2httpResponse) -> Value {
     }
 }
 
+async fn person(deps: &IngestDeps<EmbeddedStore, EmbeddedStore, VirtualClock>, id: &str) -> Option<nudge_shared::domain::Person> {
+    deps.log.person(&PersonId::parse(id).unwrap()).await.unwrap()
+}
+
 #[tokio::test]
-async fn track_is_stored_and_answered_with_success() {
-    let deps = deps();
+async fn track_is_stored_with_its_source_channel_and_answered_with_success() {
+    let deps = deps().await;
     let response = handle(&deps, fixture(include_bytes!("../../fixtures/track-signed-up.json"))).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(response.headers["content-type"], "application/json");
-    assert_eq!(body(&response), serde_json::json!({"success": true, "duplicate": false}));
-    let person = deps
-        .log
-        .person(&PersonId::parse("user-1").unwrap())
-        .await
-        .unwrap()
-        .expect("the profile exists");
-    assert_eq!(person.event_counts["signed_up"], 1);
+    assert_eq!(response.headers["access-control-allow-origin"], "*");
+    assert_eq!(body(&response), json!({"success": true, "duplicate": false}));
+    let person = person(&deps, "user-1").await.expect("the profile exists");
+    assert_eq!(person.event_count("signed_up"), 1);
+    assert!(
+        person.behavior.channels.contains_key("web"),
+        "the source's channel is stamped on the event"
+    );
 }
 
 #[tokio::test]
 async fn a_retried_track_is_acknowledged_but_stored_once() {
-    let deps = deps();
+    let deps = deps().await;
     handle(&deps, fixture(include_bytes!("../../fixtures/track-signed-up.json"))).await;
     let again = handle(&deps, fixture(include_bytes!("../../fixtures/track-signed-up.json"))).await;
     assert_eq!(again.status_code, 200);
     assert_eq!(body(&again)["duplicate"], true);
-    let person = deps.log.person(&PersonId::parse("user-1").unwrap()).await.unwrap().unwrap();
-    assert_eq!(person.event_counts["signed_up"], 1);
+    assert_eq!(person(&deps, "user-1").await.unwrap().event_count("signed_up"), 1);
+}
+
+#[tokio::test]
+async fn concurrent_duplicate_posts_store_one_event() {
+    let deps = deps().await;
+    let request = || fixture(include_bytes!("../../fixtures/track-signed-up.json"));
+    let responses = futures_join(&deps, [request(), request(), request(), request()]).await;
+    assert!(responses.iter().all(|r| r.status_code == 200));
+    assert_eq!(responses.iter().filter(|r| body(r)["duplicate"] == false).count(), 1);
+    assert_eq!(person(&deps, "user-1").await.unwrap().event_count("signed_up"), 1);
+}
+
+async fn futures_join(
+    deps: &IngestDeps<EmbeddedStore, EmbeddedStore, VirtualClock>,
+    requests: [ApiGatewayV2httpRequest; 4],
+) -> Vec<ApiGatewayV2httpResponse> {
+    let [a, b, c, d] = requests;
+    let (a, b, c, d) = tokio::join!(handle(deps, a), handle(deps, b), handle(deps, c), handle(deps, d));
+    vec![a, b, c, d]
 }
 
 #[tokio::test]
 async fn identify_sets_traits() {
-    let deps = deps();
+    let deps = deps().await;
     assert_eq!(
         handle(&deps, fixture(include_bytes!("../../fixtures/identify.json")))
             .await
             .status_code,
         200
     );
-    let person = deps.log.person(&PersonId::parse("user-1").unwrap()).await.unwrap().unwrap();
-    assert_eq!(person.traits["email"], "ada@example.com");
+    assert_eq!(person(&deps, "user-1").await.unwrap().traits["email"], "ada@example.com");
+}
+
+#[tokio::test]
+async fn a_batch_of_mixed_calls_is_stored_in_order() {
+    let deps = deps().await;
+    let response = handle(&deps, fixture(include_bytes!("../../fixtures/batch.json"))).await;
+    assert_eq!(response.status_code, 200, "{:?}", body(&response));
+    assert_eq!(body(&response), json!({"success": true, "accepted": 5, "duplicates": 0}));
+    let user = person(&deps, "user-1").await.unwrap();
+    assert_eq!(user.traits["email"], "ada@example.com");
+    assert!(user.accounts.contains(&GroupId::parse("acme").unwrap()));
+    assert_eq!(person(&deps, "anon-7").await.unwrap().behavior.pages["Pricing"].count, 1);
+    let again = handle(&deps, fixture(include_bytes!("../../fixtures/batch.json"))).await;
+    assert_eq!(body(&again)["duplicates"], 5, "a retried batch stores nothing twice");
+}
+
+#[tokio::test]
+async fn a_batch_with_one_bad_message_stores_nothing_and_names_the_message() {
+    let deps = deps().await;
+    let mut request = fixture(include_bytes!("../../fixtures/batch.json"));
+    request.body = Some(
+        json!({"batch": [{"type": "track", "userId": "user-1", "event": "ok"}, {"type": "track", "userId": "user-1", "properties": {}}]})
+            .to_string(),
+    );
+    let response = handle(&deps, request).await;
+    assert_eq!(response.status_code, 400);
+    assert_eq!(body(&response)["error"]["field"], "batch[1].event");
+    assert!(
+        person(&deps, "user-1").await.is_none(),
+        "the valid message before it was not stored either"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_beacon_with_the_key_in_a_text_plain_body_is_accepted() {
+    let deps = deps().await;
+    let response = handle(&deps, fixture(include_bytes!("../../fixtures/page-beacon.json"))).await;
+    assert_eq!(response.status_code, 200, "{:?}", body(&response));
+    assert_eq!(response.headers["access-control-allow-origin"], "*");
+    assert_eq!(person(&deps, "anon-7").await.unwrap().behavior.pages["Home"].count, 1);
+}
+
+#[tokio::test]
+async fn a_cors_preflight_is_answered_without_a_key() {
+    let response = handle(&deps().await, fixture(include_bytes!("../../fixtures/preflight.json"))).await;
+    assert_eq!(response.status_code, 204);
+    assert_eq!(response.headers["access-control-allow-origin"], "*");
+    assert!(response.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("authorization"));
+    assert!(response.headers["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_write_key_is_a_401_and_nothing_is_stored() {
+    let deps = deps().await;
+    let mut missing = fixture(include_bytes!("../../fixtures/track-signed-up.json"));
+    missing.headers.remove("authorization");
+    let response = handle(&deps, missing).await;
+    assert_eq!(response.status_code, 401);
+    assert_eq!(body(&response)["error"]["code"], "unauthorized");
+
+    let mut wrong = fixture(include_bytes!("../../fixtures/track-signed-up.json"));
+    wrong
+        .headers
+        .insert("authorization", "Basic d3JvbmdfdHJhY2tpbmdfa2V5Og==".parse().unwrap());
+    assert_eq!(handle(&deps, wrong).await.status_code, 401);
+
+    let mut wrong_in_body = fixture(include_bytes!("../../fixtures/page-beacon.json"));
+    wrong_in_body.body = Some(json!({"writeKey": "wk_guess", "anonymousId": "anon-7"}).to_string());
+    assert_eq!(handle(&deps, wrong_in_body).await.status_code, 401);
+    assert!(person(&deps, "user-1").await.is_none());
+    assert!(person(&deps, "anon-7").await.is_none());
 }
 
 #[tokio::test]
 async fn a_base64_body_is_decoded() {
-    let deps = deps();
+    let deps = deps().await;
     assert_eq!(
         handle(&deps, fixture(include_bytes!("../../fixtures/track-base64.json")))
             .await
             .status_code,
         200
     );
-    assert!(deps.log.person(&PersonId::parse("user-1").unwrap()).await.unwrap().is_some());
+    assert!(person(&deps, "user-1").await.is_some());
 }
 
 #[tokio::test]
 async fn a_missing_event_name_is_a_400_naming_the_field() {
-    let response = handle(&deps(), fixture(include_bytes!("../../fixtures/track-missing-event.json"))).await;
+    let response = handle(&deps().await, fixture(include_bytes!("../../fixtures/track-missing-event.json"))).await;
     assert_eq!(response.status_code, 400);
     let error = &body(&response)["error"];
     assert_eq!(error["code"], "invalid_request");
@@ -99,26 +211,85 @@ async fn a_missing_event_name_is_a_400_naming_the_field() {
 #[tokio::test]
 async fn wrong_method_and_unknown_route_are_405_and_404() {
     assert_eq!(
-        handle(&deps(), fixture(include_bytes!("../../fixtures/track-get.json")))
+        handle(&deps().await, fixture(include_bytes!("../../fixtures/track-get.json")))
             .await
             .status_code,
         405
     );
-    let response = handle(&deps(), fixture(include_bytes!("../../fixtures/unknown-route.json"))).await;
+    let response = handle(&deps().await, fixture(include_bytes!("../../fixtures/unknown-route.json"))).await;
     assert_eq!(response.status_code, 404);
     assert_eq!(body(&response)["error"]["code"], "not_found");
 }
 
 #[tokio::test]
-async fn an_oversized_body_is_a_413_and_nothing_is_stored() {
-    let deps = deps();
+async fn an_oversized_message_is_a_413_and_nothing_is_stored() {
+    let deps = deps().await;
     let mut request = fixture(include_bytes!("../../fixtures/track-signed-up.json"));
-    let padding = "x".repeat(MAX_BODY_BYTES);
+    let padding = "x".repeat(MAX_MESSAGE_BYTES);
     request.body = Some(format!(
         r#"{{"userId":"user-1","event":"signed_up","properties":{{"padding":"{padding}"}}}}"#
     ));
-    assert_eq!(handle(&deps, request).await.status_code, 413);
-    assert!(deps.log.person(&PersonId::parse("user-1").unwrap()).await.unwrap().is_none());
+    let response = handle(&deps, request).await;
+    assert_eq!(response.status_code, 413);
+    assert_eq!(body(&response)["error"]["field"], "body");
+    assert!(person(&deps, "user-1").await.is_none());
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_source_whose_key_then_works() {
+    let deps = deps().await;
+    let response = handle(&deps, fixture(include_bytes!("../../fixtures/create-source-bearer.json"))).await;
+    assert_eq!(response.status_code, 201, "{:?}", body(&response));
+    let created = body(&response);
+    assert_eq!(created["source"]["id"], "mobile-app");
+    assert_eq!(created["source"]["channel"], "app");
+    let key = created["writeKey"].as_str().unwrap().to_string();
+    assert!(key.starts_with("wk_"));
+
+    let mut track = fixture(include_bytes!("../../fixtures/track-signed-up.json"));
+    let basic = format!("Basic {}", base64_encode(&format!("{key}:")));
+    track.headers.insert("authorization", basic.parse().unwrap());
+    assert_eq!(handle(&deps, track).await.status_code, 200);
+    assert!(person(&deps, "user-1").await.unwrap().behavior.channels.contains_key("app"));
+}
+
+fn base64_encode(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn admin_routes_refuse_write_keys_and_wrong_admin_keys() {
+    let deps = deps().await;
+    let mut with_write_key = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
+    with_write_key
+        .headers
+        .insert("authorization", "Basic d2tfZml4dHVyZV93ZWJzaXRlOg==".parse().unwrap());
+    assert_eq!(
+        handle(&deps, with_write_key).await.status_code,
+        401,
+        "a write key can only add data"
+    );
+    let mut wrong = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
+    wrong.headers.insert("authorization", "Bearer ak_guess".parse().unwrap());
+    assert_eq!(handle(&deps, wrong).await.status_code, 401);
+    let mut bad_channel = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
+    bad_channel.body = Some(json!({"name": "x", "channel": ""}).to_string());
+    let response = handle(&deps, bad_channel).await;
+    assert_eq!(
+        (response.status_code, body(&response)["error"]["field"].clone()),
+        (400, json!("channel"))
+    );
+}
+
+#[tokio::test]
+async fn behind_the_iam_authorizer_a_signed_admin_request_is_allowed() {
+    let deps = deps_with(AdminAuth::Iam).await;
+    let response = handle(&deps, fixture(include_bytes!("../../fixtures/create-source-iam.json"))).await;
+    assert_eq!(response.status_code, 201);
+    assert_eq!(body(&response)["source"]["channel"], "call_center");
+    let unsigned = handle(&deps, fixture(include_bytes!("../../fixtures/create-source-bearer.json"))).await;
+    assert_eq!(unsigned.status_code, 401, "without the authorizer's context, no admin");
 }
 
 /// A store that is down.
@@ -132,9 +303,12 @@ impl EventLog for UnavailableLog {
 
 #[tokio::test]
 async fn a_store_outage_is_a_503_so_clients_retry() {
+    let working = deps().await;
     let deps = IngestDeps {
         log: UnavailableLog,
+        sources: working.sources,
         clock: clock(),
+        admin: working.admin,
     };
     let response = handle(&deps, fixture(include_bytes!("../../fixtures/track-signed-up.json"))).await;
     assert_eq!(response.status_code, 503);

@@ -4,10 +4,9 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{Duration, TimeZone, Utc};
 use nudge_fn_sender::{handle, SenderDeps};
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
-use nudge_shared::domain::{builtin_campaigns, EmailAddress, PersonId, SendState, SkipReason};
-use nudge_shared::ingest::{accept, CallType};
+use nudge_shared::domain::{builtin_campaigns, EmailAddress, Event, EventKind, MessageId, PersonId, SendState, SkipReason};
 use nudge_shared::mime::SenderIdentity;
-use nudge_shared::ports::{MailError, Mailer, OutgoingEmail, SendLedger};
+use nudge_shared::ports::{EventLog, MailError, Mailer, OutgoingEmail, SendLedger};
 use nudge_shared::{Clock, VirtualClock};
 use std::sync::Arc;
 
@@ -27,8 +26,14 @@ struct World {
 impl World {
     async fn with_person(traits: serde_json::Value) -> Self {
         let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
-        let body = serde_json::json!({"userId": "user-1", "messageId": "msg-identify-1", "traits": traits}).to_string();
-        accept(&store, CallType::Identify, body.as_bytes(), clock().now()).await.unwrap();
+        let mut identify = Event::new(
+            EventKind::Identify,
+            MessageId::parse("msg-identify-1").unwrap(),
+            PersonId::parse("user-1").unwrap(),
+            clock().now(),
+        );
+        identify.traits = traits.as_object().cloned().unwrap();
+        store.record(&identify).await.unwrap();
         Self {
             store,
             outbox: tempfile::tempdir().unwrap(),

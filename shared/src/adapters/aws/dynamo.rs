@@ -2,11 +2,11 @@
 //! Recording an event is one transaction (dedup marker + event + profile), so an event is
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
-use super::item::{self, EventItem, PersonItem, SendItem, TimerItem};
+use super::item::{self, EventItem, PersonItem, SendItem, SourceItem, TimerItem};
 use super::sdk_error;
-use crate::domain::{Event, MessageJob, Person, PersonId, SendRecord, SendState, Timer};
+use crate::domain::{Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
 use crate::error::PortError;
-use crate::ports::{Claim, EventLog, ProfileReader, Recorded, SendLedger, TimerStore};
+use crate::ports::{Claim, EventLog, ProfileReader, Recorded, SendLedger, SourceDirectory, TimerStore};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
@@ -384,6 +384,32 @@ impl TimerStore for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(item::timer_bucket(timer.due)))
             .key("sk", s(item::timer_sk(timer)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        Ok(())
+    }
+}
+
+impl SourceDirectory for DynamoStore {
+    async fn source_for_key(&self, key: &SecretHash) -> Result<Option<Source>, PortError> {
+        match self.get(item::source_pk(key), item::SOURCE_SK).await? {
+            Some(found) => Ok(Some(from_item::<SourceItem>("source", found)?.source)),
+            None => Ok(None),
+        }
+    }
+
+    async fn add_source(&self, source: &Source, key: &SecretHash) -> Result<(), PortError> {
+        let source = SourceItem {
+            pk: item::source_pk(key),
+            sk: item::SOURCE_SK.into(),
+            item_type: item::TYPE_SOURCE.into(),
+            source: source.clone(),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&source)))
             .send()
             .await
             .map_err(|e| sdk_error("DynamoDB", e))?;

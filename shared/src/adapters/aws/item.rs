@@ -9,11 +9,12 @@
 //! | dedup marker | `M#<messageId>`    | `M`                         | `dedup`  |
 //! | timer        | `T#<due minute>`   | `<due ms>#<dedup key>`      | `timer`  |
 //! | timer cursor | `TIMERS`           | `CURSOR`                    | `cursor` |
+//! | source       | `K#<key sha256>`   | `K`                         | `source` |
 //!
 //! The stream's event source mapping filters on `type = event` and `INSERT`, so the
 //! evaluator sees only new events.
 
-use crate::domain::{DedupKey, Event, MessageId, Person, PersonId, SendRecord, Timer};
+use crate::domain::{DedupKey, Event, MessageId, Person, PersonId, SecretHash, SendRecord, Source, Timer};
 use crate::error::PortError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ pub const TYPE_SEND: &str = "send";
 pub const TYPE_DEDUP: &str = "dedup";
 pub const TYPE_TIMER: &str = "timer";
 pub const TYPE_CURSOR: &str = "cursor";
+pub const TYPE_SOURCE: &str = "source";
 
 pub fn person_pk(id: &PersonId) -> String {
     format!("P#{id}")
@@ -53,6 +55,21 @@ pub fn timer_bucket(due: DateTime<Utc>) -> String {
 
 pub fn timer_sk(timer: &Timer) -> String {
     format!("{:015}#{}", timer.due.timestamp_millis().max(0), timer.job.dedup_key)
+}
+
+pub fn source_pk(key: &SecretHash) -> String {
+    format!("K#{}", key.as_str())
+}
+
+pub const SOURCE_SK: &str = "K";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SourceItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub source: Source,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -2,10 +2,11 @@
 //! the job queue (with visibility timeouts and a dead-letter table), the send ledger and
 //! timers. Each port method is one transaction; `synchronous=FULL` makes a commit durable.
 
-use crate::domain::{Event, MessageJob, Person, PersonId, SendRecord, SendState, Timer};
+use crate::domain::{Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
 use crate::error::PortError;
 use crate::ports::{
-    Change, ChangeFeed, Claim, EventLog, JobQueue, JobSource, ProfileReader, QueuedMessage, Recorded, SendLedger, TimerStore,
+    Change, ChangeFeed, Claim, EventLog, JobQueue, JobSource, ProfileReader, QueuedMessage, Recorded, SendLedger, SourceDirectory,
+    TimerStore,
 };
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
@@ -61,6 +62,10 @@ CREATE TABLE IF NOT EXISTS timers (
     body      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
+CREATE TABLE IF NOT EXISTS sources (
+    key_hash TEXT PRIMARY KEY,
+    body     TEXT NOT NULL
+);
 "#;
 
 /// The only consumer of the embedded change feed is the evaluator.
@@ -406,6 +411,31 @@ impl TimerStore for EmbeddedStore {
         self.transaction(|tx| {
             tx.execute("DELETE FROM timers WHERE dedup_key = ?1", params![timer.job.dedup_key.as_str()])
                 .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+}
+
+impl SourceDirectory for EmbeddedStore {
+    async fn source_for_key(&self, key: &SecretHash) -> Result<Option<Source>, PortError> {
+        self.transaction(|tx| {
+            let body: Option<String> = tx
+                .query_row("SELECT body FROM sources WHERE key_hash = ?1", params![key.as_str()], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(unavailable)?;
+            body.map(|body| from_json("source", &body)).transpose()
+        })
+    }
+
+    async fn add_source(&self, source: &Source, key: &SecretHash) -> Result<(), PortError> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO sources (key_hash, body) VALUES (?1, ?2) ON CONFLICT (key_hash) DO UPDATE SET body = excluded.body",
+                params![key.as_str(), to_json(source)],
+            )
+            .map_err(unavailable)?;
             Ok(())
         })
     }
