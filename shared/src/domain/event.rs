@@ -96,6 +96,17 @@ impl Event {
         self.kind == EventKind::Track && self.name.as_ref() == Some(name)
     }
 
+    /// The other id this event says is the same person: the `anonymousId` of an identified
+    /// call, or the `previousId` of an alias. Its history then belongs to `person_id`.
+    pub fn linked_id(&self) -> Option<&PersonId> {
+        let user = self.user_id.as_ref()?;
+        let other = match self.kind {
+            EventKind::Alias => self.previous_id.as_ref(),
+            _ => self.anonymous_id.as_ref(),
+        }?;
+        (other != user).then_some(other)
+    }
+
     pub fn channel(&self) -> Option<&Channel> {
         self.source.as_ref().map(|s| &s.channel)
     }

@@ -33,6 +33,9 @@ pub struct Person {
     /// Accounts (Segment groups) the person belongs to.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub accounts: BTreeSet<GroupId>,
+    /// Other ids (anonymous visitors, previous ids) whose history was merged into this person.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub merged_ids: BTreeSet<PersonId>,
     /// Bumped on every change; stores use it for optimistic concurrency.
     #[serde(default)]
     pub version: u64,
@@ -126,6 +129,37 @@ impl Behavior {
         self.recent.truncate(RECENT_EVENTS);
     }
 
+    fn absorb(&mut self, other: Behavior) {
+        for (mine, theirs) in [
+            (&mut self.events, other.events),
+            (&mut self.pages, other.pages),
+            (&mut self.screens, other.screens),
+        ] {
+            for (name, activity) in theirs {
+                mine.entry(name)
+                    .and_modify(|a| {
+                        a.count += activity.count;
+                        a.first_at = a.first_at.min(activity.first_at);
+                        a.last_at = a.last_at.max(activity.last_at);
+                    })
+                    .or_insert(activity);
+            }
+        }
+        for (channel, at) in other.channels {
+            let last = self.channels.entry(channel).or_insert(at);
+            *last = (*last).max(at);
+        }
+        for (day, count) in other.daily {
+            *self.daily.entry(day).or_default() += count;
+        }
+        if let Some(newest) = self.daily.keys().next_back().copied() {
+            self.daily.retain(|d, _| *d > newest - Duration::days(DAILY_WINDOW_DAYS));
+        }
+        self.recent.extend(other.recent);
+        self.recent.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+        self.recent.truncate(RECENT_EVENTS);
+    }
+
     /// Events on the days from `from` to `to`, inclusive.
     pub fn events_between(&self, from: NaiveDate, to: NaiveDate) -> u64 {
         self.daily.range(from..=to).map(|(_, n)| u64::from(*n)).sum()
@@ -142,6 +176,7 @@ impl Person {
             last_seen: first_seen,
             behavior: Behavior::default(),
             accounts: BTreeSet::new(),
+            merged_ids: BTreeSet::new(),
             version: 0,
         }
     }
@@ -168,6 +203,29 @@ impl Person {
             self.accounts.insert(group.clone());
         }
         self.behavior.record(event);
+        self.version += 1;
+    }
+
+    /// Takes in the history of `other`, found to be the same person: traits (newest value
+    /// per trait wins), seen times, behavior, accounts. The visitor's website behavior
+    /// before signup counts for the customer after.
+    pub fn absorb(&mut self, other: Person) {
+        for (key, value) in other.traits {
+            let theirs = other.trait_times.get(&key).copied();
+            let ours = self.trait_times.get(&key).copied();
+            if !self.traits.contains_key(&key) || theirs > ours {
+                self.traits.insert(key.clone(), value);
+                if let Some(at) = theirs {
+                    self.trait_times.insert(key, at);
+                }
+            }
+        }
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        self.behavior.absorb(other.behavior);
+        self.accounts.extend(other.accounts);
+        self.merged_ids.extend(other.merged_ids);
+        self.merged_ids.insert(other.id);
         self.version += 1;
     }
 
@@ -329,6 +387,47 @@ mod tests {
         group.group_id = Some(GroupId::parse("acme").unwrap());
         person.apply(&group);
         assert!(person.accounts.contains(&GroupId::parse("acme").unwrap()));
+    }
+
+    #[test]
+    fn absorbing_an_anonymous_visitor_keeps_their_history_and_the_newest_traits() {
+        let mut visitor = Person::new(PersonId::parse("anon-1").unwrap(), at("2026-01-01T00:00:00Z"));
+        visitor.apply(&event(EventKind::Page, Some("Pricing"), json!({}), "2026-01-01T10:00:00Z"));
+        visitor.apply(&event(EventKind::Track, Some("login"), json!({}), "2026-01-01T11:00:00Z"));
+        visitor.apply(&event(
+            EventKind::Identify,
+            None,
+            json!({"utm_source": "ads", "plan": "free"}),
+            "2026-01-01T12:00:00Z",
+        ));
+        let mut customer = person();
+        customer.apply(&event(EventKind::Identify, None, json!({"plan": "pro"}), "2026-01-02T00:00:00Z"));
+        customer.apply(&event(EventKind::Track, Some("login"), json!({}), "2026-01-02T01:00:00Z"));
+        customer.absorb(visitor);
+        assert_eq!(customer.behavior.pages["Pricing"].count, 1, "the visit before signup counts");
+        assert_eq!(customer.event_count("login"), 2);
+        assert_eq!(customer.behavior.events["login"].first_at, at("2026-01-01T11:00:00Z"));
+        assert_eq!(customer.traits["plan"], "pro", "the newer trait wins");
+        assert_eq!(customer.traits["utm_source"], "ads", "traits only the visitor had come along");
+        assert_eq!(customer.first_seen, at("2026-01-01T00:00:00Z"));
+        assert_eq!(customer.behavior.recent.len(), 5);
+        assert!(customer.behavior.recent.windows(2).all(|w| w[0].timestamp >= w[1].timestamp));
+        assert!(customer.merged_ids.contains(&PersonId::parse("anon-1").unwrap()));
+    }
+
+    #[test]
+    fn an_identified_call_with_an_anonymous_id_or_an_alias_links_the_other_id() {
+        let mut identify = event(EventKind::Identify, None, json!({}), "2026-01-02T00:00:00Z");
+        assert_eq!(identify.linked_id(), None, "no userId, nothing to link");
+        identify.user_id = Some(PersonId::parse("u1").unwrap());
+        identify.anonymous_id = Some(PersonId::parse("anon-1").unwrap());
+        assert_eq!(identify.linked_id().unwrap().as_str(), "anon-1");
+        let mut alias = event(EventKind::Alias, None, json!({}), "2026-01-02T00:00:00Z");
+        alias.user_id = Some(PersonId::parse("u1").unwrap());
+        alias.previous_id = Some(PersonId::parse("old-id").unwrap());
+        assert_eq!(alias.linked_id().unwrap().as_str(), "old-id");
+        alias.previous_id = Some(PersonId::parse("u1").unwrap());
+        assert_eq!(alias.linked_id(), None, "an id is not linked to itself");
     }
 
     #[test]

@@ -92,8 +92,98 @@ pub async fn every_call_type_and_field_round_trips(backend: impl Backend) {
             break;
         }
     }
-    assert_eq!(fed, parsed.events);
+    let mut expected = parsed.events.clone();
+    // The page view came from the visitor `a1`, whom the identify before it linked to `u1`.
+    expected[2].person_id = PersonId::parse("u1").unwrap();
+    assert_eq!(fed, expected);
     let user = backend.store().person(&PersonId::parse("u1").unwrap()).await.unwrap().unwrap();
     assert_eq!(user.traits["age"], 36);
-    assert_eq!(user.behavior.recent.len(), 5);
+    assert_eq!(user.behavior.recent.len(), 6);
+    assert_eq!(user.behavior.pages["Pricing"].count, 1);
+}
+
+fn anonymous(
+    kind: nudge_shared::domain::EventKind,
+    anonymous_id: &str,
+    name: &str,
+    message_id: &str,
+    minutes: i64,
+) -> nudge_shared::domain::Event {
+    let mut event = track(anonymous_id, name, message_id, minutes);
+    event.kind = kind;
+    event.user_id = None;
+    event.anonymous_id = Some(PersonId::parse(anonymous_id).unwrap());
+    event
+}
+
+pub async fn an_identify_with_an_anonymous_id_merges_the_visitors_history(backend: impl Backend) {
+    use nudge_shared::domain::EventKind;
+    let store = backend.store();
+    store
+        .record(&anonymous(EventKind::Page, "anon-1", "Pricing", "v-1", 0))
+        .await
+        .unwrap();
+    store
+        .record(&anonymous(EventKind::Track, "anon-1", "trial_started", "v-2", 1))
+        .await
+        .unwrap();
+    let mut signup = identify("u1", "v-3", json!({"email": "ada@example.com"}));
+    signup.user_id = Some(PersonId::parse("u1").unwrap());
+    signup.anonymous_id = Some(PersonId::parse("anon-1").unwrap());
+    let Recorded::New(customer) = store.record(&signup).await.unwrap() else {
+        panic!("new")
+    };
+    assert_eq!(
+        customer.behavior.pages["Pricing"].count, 1,
+        "the visit before signup counts for the customer"
+    );
+    assert_eq!(customer.event_count("trial_started"), 1);
+    assert!(customer.merged_ids.contains(&PersonId::parse("anon-1").unwrap()));
+    assert_eq!(
+        store.person(&PersonId::parse("anon-1").unwrap()).await.unwrap(),
+        None,
+        "the visitor's profile is gone"
+    );
+
+    let Recorded::New(later) = store.record(&anonymous(EventKind::Page, "anon-1", "Docs", "v-4", 5)).await.unwrap() else {
+        panic!("new")
+    };
+    assert_eq!(
+        later.id.as_str(),
+        "u1",
+        "later anonymous calls from the same visitor count for the customer"
+    );
+    assert_eq!(
+        store.person(&PersonId::parse("u1").unwrap()).await.unwrap().unwrap().behavior.pages["Docs"].count,
+        1
+    );
+}
+
+pub async fn an_alias_links_a_previous_id_and_what_it_had_merged(backend: impl Backend) {
+    use nudge_shared::domain::EventKind;
+    let store = backend.store();
+    store.record(&anonymous(EventKind::Page, "anon-9", "Home", "w-1", 0)).await.unwrap();
+    let mut first = identify("old-id", "w-2", json!({"plan": "free"}));
+    first.user_id = Some(PersonId::parse("old-id").unwrap());
+    first.anonymous_id = Some(PersonId::parse("anon-9").unwrap());
+    store.record(&first).await.unwrap();
+    let mut alias = identify("new-id", "w-3", json!({}));
+    alias.kind = EventKind::Alias;
+    alias.traits.clear();
+    alias.user_id = Some(PersonId::parse("new-id").unwrap());
+    alias.previous_id = Some(PersonId::parse("old-id").unwrap());
+    let Recorded::New(merged) = store.record(&alias).await.unwrap() else {
+        panic!("new")
+    };
+    assert_eq!(merged.traits["plan"], "free");
+    assert_eq!(merged.behavior.pages["Home"].count, 1);
+    assert_eq!(store.person(&PersonId::parse("old-id").unwrap()).await.unwrap(), None);
+    let Recorded::New(later) = store
+        .record(&anonymous(EventKind::Page, "anon-9", "Pricing", "w-4", 3))
+        .await
+        .unwrap()
+    else {
+        panic!("new")
+    };
+    assert_eq!(later.id.as_str(), "new-id", "an id merged into the previous id follows it");
 }

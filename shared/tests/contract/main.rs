@@ -43,4 +43,6 @@ contract!(
     mailer::a_raw_message_arrives_intact,
     sources::a_source_is_found_by_its_key_hash_only,
     event_log::every_call_type_and_field_round_trips,
+    event_log::an_identify_with_an_anonymous_id_merges_the_visitors_history,
+    event_log::an_alias_links_a_previous_id_and_what_it_had_merged,
 );

@@ -2,12 +2,12 @@
 //! Recording an event is one transaction (dedup marker + event + profile), so an event is
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
-use super::item::{self, EventItem, PersonItem, SendItem, SourceItem, TimerItem};
+use super::item::{self, EventItem, IdentityItem, PersonItem, SendItem, SourceItem, TimerItem};
 use super::sdk_error;
 use crate::domain::{Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
 use crate::error::PortError;
 use crate::ports::{Claim, EventLog, ProfileReader, Recorded, SendLedger, SourceDirectory, TimerStore};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use serde::{de::DeserializeOwned, Serialize};
@@ -70,13 +70,13 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// One put of a transaction, if `condition` holds. `version`, when given, is bound to
+    /// One put of a transaction, if `condition` (when given) holds. `version`, when given, is bound to
     /// `:version` (and `#version`) for the condition to compare against.
-    fn put(&self, item: Item, condition: &str, version: Option<u64>) -> Result<TransactWriteItem, PortError> {
+    fn put(&self, item: Item, condition: Option<&str>, version: Option<u64>) -> Result<TransactWriteItem, PortError> {
         let mut put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition);
+            .set_condition_expression(condition.map(str::to_string));
         if let Some(version) = version {
             put = put
                 .expression_attribute_names("#version", "version")
@@ -122,6 +122,12 @@ impl DynamoStore {
 impl EventLog for DynamoStore {
     async fn record(&self, event: &Event) -> Result<Recorded, PortError> {
         for _ in 0..MAX_PROFILE_ATTEMPTS {
+            let mut event = event.clone();
+            if event.user_id.is_none() {
+                if let Some(known) = self.linked_person(&event.person_id).await? {
+                    event.person_id = known;
+                }
+            }
             let current = self.read_person(&event.person_id).await?;
             // Written only over the profile we read: a concurrent writer makes us read again.
             let (profile_condition, read_version) = match &current {
@@ -129,24 +135,24 @@ impl EventLog for DynamoStore {
                 None => ("attribute_not_exists(pk)", None),
             };
             let mut person = current.unwrap_or_else(|| Person::new(event.person_id.clone(), event.timestamp));
-            person.apply(event);
             let mut marker = Item::new();
             marker.insert("pk".into(), s(item::dedup_pk(&event.message_id)));
             marker.insert("sk".into(), s(item::DEDUP_SK));
             marker.insert("type".into(), s(item::TYPE_DEDUP));
             marker.insert("person_id".into(), s(event.person_id.as_str()));
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(self.put(marker, "attribute_not_exists(pk)", None)?)
-                .transact_items(self.put(to_item(&EventItem::new(event)), "attribute_not_exists(pk)", None)?)
-                .transact_items(self.put(to_item(&PersonItem::new(&person)), profile_condition, read_version)?)
-                .send()
-                .await;
-            match result {
+            let mut writes = vec![self.put(marker, Some("attribute_not_exists(pk)"), None)?];
+            if let Some(other) = event.linked_id().filter(|other| **other != person.id).cloned() {
+                if self.linked_person(&other).await?.is_none() {
+                    writes.extend(self.link(&other, &mut person).await?);
+                }
+            }
+            person.apply(&event);
+            writes.push(self.put(to_item(&EventItem::new(&event)), Some("attribute_not_exists(pk)"), None)?);
+            writes.push(self.put(to_item(&PersonItem::new(&person)), Some(profile_condition), read_version)?);
+            match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
                 Ok(_) => return Ok(Recorded::New(person)),
                 Err(error) if error.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
-                    // Either the message id was seen before, or the profile moved under us.
+                    // Either the message id was seen before, or a profile or link moved under us.
                     if self.get(item::dedup_pk(&event.message_id), item::DEDUP_SK).await?.is_some() {
                         return Ok(Recorded::Duplicate);
                     }
@@ -155,6 +161,49 @@ impl EventLog for DynamoStore {
             }
         }
         Err(PortError::Conflict { what: "profile" })
+    }
+}
+
+impl DynamoStore {
+    /// The person an anonymous (or previous) id was linked to, if it was.
+    async fn linked_person(&self, id: &PersonId) -> Result<Option<PersonId>, PortError> {
+        match self.get(item::identity_pk(id), item::IDENTITY_SK).await? {
+            Some(found) => Ok(Some(from_item::<IdentityItem>("identity", found)?.person_id)),
+            None => Ok(None),
+        }
+    }
+
+    /// The writes that link `other` to `person`: the link itself, and when `other` has a
+    /// profile, its removal and the re-pointing of the ids it had absorbed. `person` takes
+    /// in `other`'s history.
+    async fn link(&self, other: &PersonId, person: &mut Person) -> Result<Vec<TransactWriteItem>, PortError> {
+        let mut writes = vec![self.put(
+            to_item(&IdentityItem::new(other, &person.id)),
+            Some("attribute_not_exists(pk)"),
+            None,
+        )?];
+        match self.read_person(other).await? {
+            Some(absorbed) => {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(item::person_pk(other)))
+                    .key("sk", s(item::PROFILE_SK))
+                    .condition_expression("#version = :version")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":version", n(absorbed.version as i64))
+                    .build()
+                    .map_err(|e| PortError::unavailable("DynamoDB", e))?;
+                writes.push(TransactWriteItem::builder().delete(delete).build());
+                for id in &absorbed.merged_ids {
+                    writes.push(self.put(to_item(&IdentityItem::new(id, &person.id)), None, None)?);
+                }
+                person.absorb(absorbed);
+            }
+            None => {
+                person.merged_ids.insert(other.clone());
+            }
+        }
+        Ok(writes)
     }
 }
 

@@ -10,6 +10,7 @@
 //! | timer        | `T#<due minute>`   | `<due ms>#<dedup key>`      | `timer`  |
 //! | timer cursor | `TIMERS`           | `CURSOR`                    | `cursor` |
 //! | source       | `K#<key sha256>`   | `K`                         | `source` |
+//! | identity     | `A#<other id>`     | `A`                         | `identity` |
 //!
 //! The stream's event source mapping filters on `type = event` and `INSERT`, so the
 //! evaluator sees only new events.
@@ -26,6 +27,7 @@ pub const TYPE_DEDUP: &str = "dedup";
 pub const TYPE_TIMER: &str = "timer";
 pub const TYPE_CURSOR: &str = "cursor";
 pub const TYPE_SOURCE: &str = "source";
+pub const TYPE_IDENTITY: &str = "identity";
 
 pub fn person_pk(id: &PersonId) -> String {
     format!("P#{id}")
@@ -55,6 +57,33 @@ pub fn timer_bucket(due: DateTime<Utc>) -> String {
 
 pub fn timer_sk(timer: &Timer) -> String {
     format!("{:015}#{}", timer.due.timestamp_millis().max(0), timer.job.dedup_key)
+}
+
+pub fn identity_pk(other: &PersonId) -> String {
+    format!("A#{other}")
+}
+
+pub const IDENTITY_SK: &str = "A";
+
+/// An anonymous or previous id, linked to the person it turned out to be.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IdentityItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub person_id: PersonId,
+}
+
+impl IdentityItem {
+    pub fn new(other: &PersonId, person: &PersonId) -> Self {
+        Self {
+            pk: identity_pk(other),
+            sk: IDENTITY_SK.into(),
+            item_type: TYPE_IDENTITY.into(),
+            person_id: person.clone(),
+        }
+    }
 }
 
 pub fn source_pk(key: &SecretHash) -> String {

@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS timers (
     body      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due);
+CREATE TABLE IF NOT EXISTS identities (
+    other_id  TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identities_by_person ON identities (person_id);
 CREATE TABLE IF NOT EXISTS sources (
     key_hash TEXT PRIMARY KEY,
     body     TEXT NOT NULL
@@ -177,22 +182,40 @@ impl EmbeddedStore {
 impl EventLog for EmbeddedStore {
     async fn record(&self, event: &Event) -> Result<Recorded, PortError> {
         self.transaction(|tx| {
-            let inserted = tx
-                .execute(
-                    "INSERT OR IGNORE INTO events (message_id, person_id, timestamp, body) VALUES (?1, ?2, ?3, ?4)",
-                    params![
-                        event.message_id.as_str(),
-                        event.person_id.as_str(),
-                        event.timestamp.to_rfc3339(),
-                        to_json(event)
-                    ],
+            let seen: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM events WHERE message_id = ?1",
+                    params![event.message_id.as_str()],
+                    |row| row.get(0),
                 )
+                .optional()
                 .map_err(unavailable)?;
-            if inserted == 0 {
+            if seen.is_some() {
                 return Ok(Recorded::Duplicate);
             }
+            let mut event = event.clone();
+            if event.user_id.is_none() {
+                if let Some(known) = linked_person(tx, &event.person_id)? {
+                    event.person_id = known;
+                }
+            }
             let mut person = read_person(tx, &event.person_id)?.unwrap_or_else(|| Person::new(event.person_id.clone(), event.timestamp));
-            person.apply(event);
+            if let Some(other) = event.linked_id().filter(|other| **other != person.id).cloned() {
+                if linked_person(tx, &other)?.is_none() {
+                    link(tx, &other, &mut person)?;
+                }
+            }
+            person.apply(&event);
+            tx.execute(
+                "INSERT INTO events (message_id, person_id, timestamp, body) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    event.message_id.as_str(),
+                    event.person_id.as_str(),
+                    event.timestamp.to_rfc3339(),
+                    to_json(&event)
+                ],
+            )
+            .map_err(unavailable)?;
             tx.execute(
                 "INSERT INTO people (person_id, body) VALUES (?1, ?2) ON CONFLICT (person_id) DO UPDATE SET body = excluded.body",
                 params![person.id.as_str(), to_json(&person)],
@@ -203,6 +226,43 @@ impl EventLog for EmbeddedStore {
             Ok(Recorded::New(person))
         })
     }
+}
+
+/// The person an anonymous (or previous) id was linked to, if it was.
+fn linked_person(tx: &rusqlite::Transaction<'_>, id: &PersonId) -> Result<Option<PersonId>, PortError> {
+    let linked: Option<String> = tx
+        .query_row(
+            "SELECT person_id FROM identities WHERE other_id = ?1",
+            params![id.as_str()],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    linked
+        .map(|id| PersonId::parse(&id).map_err(|e| PortError::corrupt("identities", e)))
+        .transpose()
+}
+
+/// Links `other` to `person`: its profile (and the ids it had absorbed) become `person`'s.
+fn link(tx: &rusqlite::Transaction<'_>, other: &PersonId, person: &mut Person) -> Result<(), PortError> {
+    if let Some(absorbed) = read_person(tx, other)? {
+        tx.execute("DELETE FROM people WHERE person_id = ?1", params![other.as_str()])
+            .map_err(unavailable)?;
+        tx.execute(
+            "UPDATE identities SET person_id = ?1 WHERE person_id = ?2",
+            params![person.id.as_str(), other.as_str()],
+        )
+        .map_err(unavailable)?;
+        person.absorb(absorbed);
+    } else {
+        person.merged_ids.insert(other.clone());
+    }
+    tx.execute(
+        "INSERT INTO identities (other_id, person_id) VALUES (?1, ?2)",
+        params![other.as_str(), person.id.as_str()],
+    )
+    .map_err(unavailable)?;
+    Ok(())
 }
 
 fn read_person(tx: &rusqlite::Transaction<'_>, id: &PersonId) -> Result<Option<Person>, PortError> {
