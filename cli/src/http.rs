@@ -1,6 +1,6 @@
-//! Serving the ingest function over HTTP: each request becomes the API Gateway HTTP API
-//! (payload v2) event that Lambda would receive, and the function's response goes back
-//! as is. Routes and behavior are therefore the deployed API's, by construction.
+//! Serving the ingest and admin functions over HTTP: each request becomes the API Gateway
+//! HTTP API (payload v2) event that Lambda would receive, and the function's response goes
+//! back as is. Routes and behavior are therefore the deployed API's, by construction.
 
 use crate::runner::{LocalPipeline, SharedClock};
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
@@ -24,7 +24,12 @@ pub(crate) async fn forward_to_ingest(State(pipeline): State<Arc<LocalPipeline>>
         Ok(event) => event,
         Err(response) => return response,
     };
-    from_lambda_response(nudge_fn_ingest::handle(&pipeline.ingest, event).await)
+    // As API Gateway routes them: admin paths to the admin function, the rest to ingest.
+    let response = match event.raw_path.as_deref() {
+        Some(path) if path.starts_with("/v1/admin/") => nudge_fn_admin::handle(&pipeline.admin, event).await,
+        _ => nudge_fn_ingest::handle(&pipeline.ingest, event).await,
+    };
+    from_lambda_response(response)
 }
 
 async fn to_lambda_event(request: Request, clock: &SharedClock) -> Result<ApiGatewayV2httpRequest, Response> {

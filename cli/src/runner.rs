@@ -5,8 +5,9 @@
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::Duration;
+use nudge_fn_admin::{AdminAuth, AdminDeps};
 use nudge_fn_evaluator::EvaluatorDeps;
-use nudge_fn_ingest::{AdminAuth, IngestDeps};
+use nudge_fn_ingest::IngestDeps;
 use nudge_fn_scheduler::SchedulerDeps;
 use nudge_fn_sender::SenderDeps;
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer, SmtpMailer};
@@ -84,6 +85,7 @@ pub struct LocalPipeline {
     pub store: EmbeddedStore,
     pub clock: SharedClock,
     pub ingest: IngestDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
+    pub admin: AdminDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
     evaluator: EvaluatorDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
     sender: SenderDeps<EmbeddedStore, EmbeddedStore, LocalMailer, SharedClock>,
     scheduler: SchedulerDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
@@ -104,7 +106,12 @@ impl LocalPipeline {
                 log: store.clone(),
                 sources: store.clone(),
                 clock: clock.clone(),
-                admin: AdminAuth::Key(admin_key),
+            },
+            admin: AdminDeps {
+                sources: store.clone(),
+                people: store.clone(),
+                clock: clock.clone(),
+                auth: AdminAuth::Key(admin_key),
             },
             evaluator: EvaluatorDeps {
                 evaluator: Evaluator {

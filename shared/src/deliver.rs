@@ -4,7 +4,7 @@
 use crate::domain::{CampaignSet, MessageJob, SendRecord, SendState, SkipReason};
 use crate::error::PortError;
 use crate::mime::{build_message, Envelope, SenderIdentity};
-use crate::ports::{Claim, MailError, Mailer, OutgoingEmail, ProfileReader, SendLedger};
+use crate::ports::{Claim, MailError, Mailer, OutgoingEmail, ProfileReader, SendLedger, SuppressionList};
 use crate::render::RenderContext;
 use crate::Clock;
 use chrono::Duration;
@@ -42,7 +42,7 @@ pub struct Deliverer<P, L, M, C> {
     pub claim_lease: Duration,
 }
 
-impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C> {
+impl<P: ProfileReader, L: SendLedger + SuppressionList, M: Mailer, C: Clock> Deliverer<P, L, M, C> {
     pub async fn deliver(&self, job: &MessageJob) -> Result<Delivered, DeliverError> {
         match self.ledger.claim(job, self.clock.now(), self.claim_lease).await? {
             Claim::Acquired => {}
@@ -92,6 +92,10 @@ impl<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock> Deliverer<P, L, M, C>
             Some(Err(invalid)) => return skipped(SkipReason::InvalidEmailAddress { detail: invalid.reason }),
             Some(Ok(address)) => address,
         };
+        // Checked on every send, whatever the campaign: an erased or suppressed address is never mailed.
+        if self.ledger.is_suppressed(&to).await? {
+            return skipped(SkipReason::Suppressed);
+        }
         let context = RenderContext {
             person: &person,
             event: &job.trigger,

@@ -32,6 +32,36 @@ pub trait ProfileReader: Send + Sync {
     fn person(&self, id: &PersonId) -> impl Future<Output = Result<Option<Person>, PortError>> + Send;
 }
 
+/// Reading a person's stored events, for operators and previews.
+pub trait PersonHistory: Send + Sync {
+    /// Up to `limit` of the person's events (their own and those of ids merged into them),
+    /// newest first.
+    fn events_of(&self, person: &PersonId, limit: usize) -> impl Future<Output = Result<Vec<Event>, PortError>> + Send;
+}
+
+/// What erasing a person removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Erased {
+    pub profile: bool,
+    pub events: usize,
+    pub sends: usize,
+    pub timers: usize,
+    /// Whether an email address was put on the suppression list (as a hash).
+    pub suppressed: bool,
+}
+
+/// The right to be forgotten: a person's profile, events, send history and pending timers
+/// go; their email address stays only as a hash on the suppression list, so a later
+/// import of the same address is still not mailed.
+pub trait Eraser: Send + Sync {
+    fn erase(&self, person: &PersonId) -> impl Future<Output = Result<Erased, PortError>> + Send;
+}
+
+/// Addresses that must never be mailed again (erased people; later: bounces, complaints).
+pub trait SuppressionList: Send + Sync {
+    fn is_suppressed(&self, address: &crate::domain::EmailAddress) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
+
 /// One stored event as the change feed reports it. `position` orders changes within the feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {

@@ -9,12 +9,13 @@ use aws_lambda_events::dynamodb::{Event as StreamBatch, EventRecord};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use chrono::{Duration, TimeZone, Utc};
+use nudge_fn_admin::{AdminAuth, AdminDeps};
 use nudge_fn_evaluator::EvaluatorDeps;
-use nudge_fn_ingest::{AdminAuth, IngestDeps};
+use nudge_fn_ingest::IngestDeps;
 use nudge_fn_scheduler::SchedulerDeps;
 use nudge_fn_sender::SenderDeps;
 use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer, SqsQueue};
-use nudge_shared::domain::{builtin_campaigns, Channel, EmailAddress, PersonId, Secret, SendState, Source, SourceId};
+use nudge_shared::domain::{builtin_campaigns, Channel, EmailAddress, PersonId, Secret, SendState, SkipReason, Source, SourceId};
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::{JobSource, QueuedMessage, SendLedger, SourceDirectory};
@@ -67,7 +68,6 @@ impl Stack {
             log: self.store.clone(),
             sources: self.store.clone(),
             clock: self.clock.clone(),
-            admin: AdminAuth::Iam,
         };
         nudge_fn_ingest::handle(&deps, request).await.status_code
     }
@@ -141,6 +141,24 @@ impl Stack {
             }
         }
         response.batch_item_failures.len()
+    }
+
+    /// Calls the admin function with one of its fixtures, for `person`.
+    async fn admin(&self, fixture: &[u8], person: &str) -> (i64, serde_json::Value) {
+        let mut request: ApiGatewayV2httpRequest = serde_json::from_slice(fixture).unwrap();
+        request.raw_path = Some(format!("/v1/admin/people/{person}"));
+        let deps = AdminDeps {
+            sources: self.store.clone(),
+            people: self.store.clone(),
+            clock: self.clock.clone(),
+            auth: AdminAuth::Key(Secret::new("ak_fixture_admin").hash()),
+        };
+        let response = nudge_fn_admin::handle(&deps, request).await;
+        let body = match response.body {
+            Some(aws_lambda_events::encodings::Body::Text(text)) => serde_json::from_str(&text).unwrap(),
+            _ => serde_json::Value::Null,
+        };
+        (response.status_code, body)
     }
 
     async fn tick(&self) -> usize {
@@ -233,4 +251,42 @@ async fn signed_up_flows_from_the_api_to_ses_once_even_when_everything_is_delive
     let sends = stack.store.sends_to(&PersonId::parse("user-1").unwrap()).await.unwrap();
     assert_eq!(sends.len(), 2);
     assert!(sends.iter().all(|s| matches!(s.state, SendState::Sent { .. })), "{sends:?}");
+
+    // An operator looks the person up, then erases them; their address stays suppressed.
+    let (status, shown) = stack
+        .admin(include_bytes!("../../functions/admin/fixtures/get-person.json"), "user-1")
+        .await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["events"].as_array().unwrap().len(), 2);
+    let (status, erased) = stack
+        .admin(include_bytes!("../../functions/admin/fixtures/delete-person.json"), "user-1")
+        .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["erased"]["suppressed"], true);
+    let (status, _) = stack
+        .admin(include_bytes!("../../functions/admin/fixtures/get-person.json"), "user-1")
+        .await;
+    assert_eq!(status, 404);
+
+    // They sign up again with the same address: the welcome is skipped, not sent.
+    let identify_again = serde_json::json!({"userId": "user-1", "messageId": "msg-identify-2", "traits": {"email": email}});
+    assert_eq!(stack.post(identify, identify_again).await, 200);
+    let signed_up_again = serde_json::json!({"userId": "user-1", "event": "signed_up", "messageId": "msg-signup-2"});
+    assert_eq!(stack.post(track, signed_up_again).await, 200);
+    assert_eq!(stack.evaluate(stack.stream_batch().await).await, 0);
+    let jobs = stack.receive_jobs().await;
+    assert_eq!(stack.send(&jobs).await, 0);
+    assert_eq!(emails_to(&email).await.len(), 2, "nothing more was sent to the erased address");
+    let sends = stack.store.sends_to(&PersonId::parse("user-1").unwrap()).await.unwrap();
+    assert!(
+        sends.iter().any(|s| matches!(
+            s.state,
+            SendState::Skipped {
+                reason: SkipReason::Suppressed,
+                ..
+            }
+        )),
+        "{sends:?}"
+    );
 }

@@ -1,12 +1,12 @@
 //! The ingest function: an API Gateway HTTP API request (payload v2) in, an HTTP response
-//! out. It serves Segment's tracking routes (authenticated by write key, open to browsers)
-//! and the admin route that creates sources. `nudge serve` drives this same function.
+//! out. It serves Segment's tracking routes, authenticated by write key and open to
+//! browsers; a write key can only add data. `nudge serve` drives this same function.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
 use base64::Engine;
-use nudge_shared::domain::{Channel, Secret, SecretHash, Source, SourceId, SourceStamp};
+use nudge_shared::domain::{Secret, Source, SourceStamp};
 use nudge_shared::ingest::{self, CallType, IngestError, Request};
 use nudge_shared::ports::{EventLog, Recorded, SourceDirectory};
 use nudge_shared::sources::write_key_from_basic_auth;
@@ -18,17 +18,6 @@ pub struct IngestDeps<L, S, C> {
     pub log: L,
     pub sources: S,
     pub clock: C,
-    pub admin: AdminAuth,
-}
-
-/// Who may call the admin routes.
-#[derive(Debug, Clone)]
-pub enum AdminAuth {
-    /// Behind API Gateway's IAM authorizer: a request that reached the function was signed
-    /// by a principal allowed to invoke the route.
-    Iam,
-    /// `Authorization: Bearer <admin key>`, compared by hash.
-    Key(SecretHash),
 }
 
 /// Everything that can go wrong with a request, mapped to HTTP in `error_response` only.
@@ -67,7 +56,6 @@ impl From<PortError> for ApiError {
 enum Route {
     Tracking(Request),
     Preflight,
-    CreateSource,
 }
 
 pub async fn handle<L: EventLog, S: SourceDirectory, C: Clock>(
@@ -77,22 +65,19 @@ pub async fn handle<L: EventLog, S: SourceDirectory, C: Clock>(
     let method = request.request_context.http.method.clone();
     let path = request.raw_path.clone().unwrap_or_else(|| "/".into());
     let route = route_for(&method, &path);
-    let browser_facing = matches!(route, Ok(Route::Tracking(_) | Route::Preflight));
     let result = match route {
         Ok(Route::Preflight) => return preflight_response(),
-        Ok(Route::Tracking(call)) => track(deps, call, &request).await.map(|body| (200, body)),
-        Ok(Route::CreateSource) => create_source(deps, &request).await.map(|body| (201, body)),
+        Ok(Route::Tracking(call)) => track(deps, call, &request).await,
         Err(error) => Err(error),
     };
     let mut response = match result {
-        Ok((status, body)) => json_response(status, body),
+        Ok(body) => json_response(200, body),
         Err(error) => error_response(&error),
     };
-    if browser_facing {
-        response
-            .headers
-            .insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    }
+    // Browsers read the answer only with this; API Gateway adds it too when CORS is on.
+    response
+        .headers
+        .insert("access-control-allow-origin", HeaderValue::from_static("*"));
     response
 }
 
@@ -105,13 +90,6 @@ fn route_for(method: &Method, path: &str) -> Result<Route, ApiError> {
         "/v1/group" => Some(Request::Single(CallType::Group)),
         "/v1/alias" => Some(Request::Single(CallType::Alias)),
         "/v1/batch" | "/v1/import" => Some(Request::Batch),
-        "/v1/admin/sources" if method == Method::POST => return Ok(Route::CreateSource),
-        "/v1/admin/sources" => {
-            return Err(ApiError::MethodNotAllowed {
-                method: method.to_string(),
-                path: path.into(),
-            })
-        }
         _ => None,
     };
     match (tracking, method) {
@@ -168,57 +146,6 @@ async fn authenticate<S: SourceDirectory>(sources: &S, key: &Secret) -> Result<S
         .source_for_key(&key.hash())
         .await?
         .ok_or(ApiError::Unauthorized("the write key is not valid"))
-}
-
-async fn create_source<L, S: SourceDirectory, C: Clock>(
-    deps: &IngestDeps<L, S, C>,
-    request: &ApiGatewayV2httpRequest,
-) -> Result<Value, ApiError> {
-    authorize_admin(&deps.admin, request)?;
-    let body: Value = serde_json::from_slice(&body_bytes(request)?)
-        .map_err(|e| ApiError::Invalid(InvalidField::new("body", format!("is not valid JSON ({e})"))))?;
-    let text = |name: &str| {
-        body.get(name)
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::Invalid(InvalidField::new(name, "is required (a string)")))
-    };
-    let name = text("name")?.trim().to_string();
-    let id = match body.get("id") {
-        None | Some(Value::Null) => slug(&name),
-        Some(_) => text("id")?.to_string(),
-    };
-    let source = Source {
-        id: SourceId::parse(&id).map_err(|e| ApiError::Invalid(e.within("id")))?,
-        channel: Channel::parse(text("channel")?).map_err(|e| ApiError::Invalid(e.within("channel")))?,
-        name,
-        created_at: deps.clock.now(),
-    };
-    let key = Secret::generate("wk_");
-    deps.sources.add_source(&source, &key.hash()).await?;
-    info!(source = %source.id, channel = %source.channel, "source created");
-    // The only time the key is shown: Nudge keeps its hash.
-    Ok(json!({ "source": source, "writeKey": key.expose() }))
-}
-
-fn slug(name: &str) -> String {
-    let slug: String = name
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    slug.split('-').filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-")
-}
-
-fn authorize_admin(admin: &AdminAuth, request: &ApiGatewayV2httpRequest) -> Result<(), ApiError> {
-    let allowed = match admin {
-        AdminAuth::Iam => request.request_context.authorizer.as_ref().is_some_and(|a| a.iam.is_some()),
-        AdminAuth::Key(expected) => header(request, "authorization")
-            .and_then(|value| value.strip_prefix("Bearer ").map(|key| Secret::new(key.trim()).hash()))
-            .is_some_and(|presented| presented.matches(expected)),
-    };
-    allowed
-        .then_some(())
-        .ok_or(ApiError::Unauthorized("admin routes need the admin credential"))
 }
 
 fn header<'a>(request: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {

@@ -4,7 +4,7 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use nudge_fn_ingest::{handle, AdminAuth, IngestDeps};
+use nudge_fn_ingest::{handle, IngestDeps};
 use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore};
 use nudge_shared::config::{required_env, ConfigError};
 use nudge_shared::sources::CachedSources;
@@ -38,8 +38,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         // Every call looks its write key up: remember answers for a minute.
         sources: CachedSources::new(store, std::time::Duration::from_secs(60)),
         clock: SystemClock,
-        // Admin routes sit behind API Gateway's IAM authorizer (template.yaml).
-        admin: AdminAuth::Iam,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
         let deps = Arc::clone(&deps);

@@ -5,13 +5,13 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use nudge_shared::deliver::{DeliverError, Delivered, Deliverer};
 use nudge_shared::domain::{MessageJob, SendState};
-use nudge_shared::ports::{Mailer, ProfileReader, SendLedger};
+use nudge_shared::ports::{Mailer, ProfileReader, SendLedger, SuppressionList};
 use nudge_shared::Clock;
 use tracing::{error, info, warn};
 
 pub type SenderDeps<P, L, M, C> = Deliverer<P, L, M, C>;
 
-pub async fn handle<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock>(
+pub async fn handle<P: ProfileReader, L: SendLedger + SuppressionList, M: Mailer, C: Clock>(
     deps: &SenderDeps<P, L, M, C>,
     batch: SqsEvent,
 ) -> SqsBatchResponse {
@@ -36,7 +36,7 @@ enum JobFailure {
     Deliver(#[from] DeliverError),
 }
 
-async fn deliver_one<P: ProfileReader, L: SendLedger, M: Mailer, C: Clock>(
+async fn deliver_one<P: ProfileReader, L: SendLedger + SuppressionList, M: Mailer, C: Clock>(
     deps: &SenderDeps<P, L, M, C>,
     message: &SqsMessage,
 ) -> Result<(), JobFailure> {

@@ -137,6 +137,12 @@ impl EmailAddress {
         &self.0
     }
 
+    /// What the suppression list keeps: the SHA-256 of the address, lower-cased. Matching
+    /// needs no more; the address itself is gone.
+    pub fn suppression_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0.to_ascii_lowercase().as_bytes()))
+    }
+
     /// A form safe for logs: the domain and a short hash of the whole address.
     pub fn redacted(&self) -> String {
         let domain = self.0.rsplit('@').next().unwrap_or_default();

@@ -18,6 +18,8 @@ pub enum SkipReason {
     InvalidEmailAddress { detail: String },
     /// The campaign the job names is no longer configured.
     UnknownCampaign,
+    /// The address is on the suppression list.
+    Suppressed,
 }
 
 impl fmt::Display for SkipReason {
@@ -27,6 +29,7 @@ impl fmt::Display for SkipReason {
             Self::NoEmailAddress => f.write_str("no email address"),
             Self::InvalidEmailAddress { detail } => write!(f, "invalid email address ({detail})"),
             Self::UnknownCampaign => f.write_str("campaign no longer exists"),
+            Self::Suppressed => f.write_str("address is suppressed"),
         }
     }
 }
@@ -39,6 +42,7 @@ impl SkipReason {
             Self::NoEmailAddress => "no_email_address",
             Self::InvalidEmailAddress { .. } => "invalid_email_address",
             Self::UnknownCampaign => "unknown_campaign",
+            Self::Suppressed => "suppressed",
         }
     }
 }

@@ -3,12 +3,15 @@
 use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer, SqsQueue};
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
 use nudge_shared::domain::EmailAddress;
-use nudge_shared::ports::{ChangeFeed, EventLog, JobQueue, JobSource, Mailer, ProfileReader, SendLedger, SourceDirectory, TimerStore};
+use nudge_shared::ports::{
+    ChangeFeed, Eraser, EventLog, JobQueue, JobSource, Mailer, PersonHistory, ProfileReader, SendLedger, SourceDirectory, SuppressionList,
+    TimerStore,
+};
 use nudge_shared::VirtualClock;
 use std::sync::Arc;
 
 pub trait Backend {
-    type Store: EventLog + ProfileReader + SendLedger + TimerStore + SourceDirectory;
+    type Store: EventLog + ProfileReader + SendLedger + TimerStore + SourceDirectory + PersonHistory + Eraser + SuppressionList;
     type Feed: ChangeFeed;
     type Queue: JobQueue + JobSource;
     type Mailer: Mailer;

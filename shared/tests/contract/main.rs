@@ -8,6 +8,7 @@ mod feed;
 mod fixtures;
 mod ledger;
 mod mailer;
+mod privacy;
 mod queue;
 mod sources;
 mod timers;
@@ -42,6 +43,8 @@ contract!(
     timers::scheduling_the_same_job_twice_keeps_one_timer,
     mailer::a_raw_message_arrives_intact,
     sources::a_source_is_found_by_its_key_hash_only,
+    privacy::history_lists_a_persons_events_newest_first_with_merged_ids,
+    privacy::erasing_a_person_removes_everything_and_suppresses_their_address,
     event_log::every_call_type_and_field_round_trips,
     event_log::an_identify_with_an_anonymous_id_merges_the_visitors_history,
     event_log::an_alias_links_a_previous_id_and_what_it_had_merged,

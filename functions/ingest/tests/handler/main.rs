@@ -1,11 +1,10 @@
 //! The ingest function driven by API Gateway HTTP API (v2) event fixtures. The fixtures'
-//! write key is `wk_fixture_website` (source `website`, channel `web`); the bearer admin
-//! key is `ak_fixture_admin`.
+//! write key is `wk_fixture_website` (source `website`, channel `web`).
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use chrono::{TimeZone, Utc};
-use nudge_fn_ingest::{handle, AdminAuth, IngestDeps};
+use nudge_fn_ingest::{handle, IngestDeps};
 use nudge_shared::adapters::embedded::EmbeddedStore;
 use nudge_shared::domain::{Channel, Event, GroupId, PersonId, Secret, Source, SourceId};
 use nudge_shared::ingest::MAX_MESSAGE_BYTES;
@@ -22,7 +21,7 @@ fn clock() -> VirtualClock {
     VirtualClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 10).unwrap())
 }
 
-async fn deps_with(admin: AdminAuth) -> IngestDeps<EmbeddedStore, EmbeddedStore, VirtualClock> {
+async fn deps() -> IngestDeps<EmbeddedStore, EmbeddedStore, VirtualClock> {
     let clock = clock();
     let store = EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap();
     let website = Source {
@@ -36,12 +35,7 @@ async fn deps_with(admin: AdminAuth) -> IngestDeps<EmbeddedStore, EmbeddedStore,
         log: store.clone(),
         sources: store,
         clock,
-        admin,
     }
-}
-
-async fn deps() -> IngestDeps<EmbeddedStore, EmbeddedStore, VirtualClock> {
-    deps_with(AdminAuth::Key(Secret::new("ak_fixture_admin").hash())).await
 }
 
 fn body(response: &ApiGatewayV2httpResponse) -> Value {
@@ -121,7 +115,11 @@ async fn a_batch_of_mixed_calls_is_stored_in_order() {
     let user = person(&deps, "user-1").await.unwrap();
     assert_eq!(user.traits["email"], "ada@example.com");
     assert!(user.accounts.contains(&GroupId::parse("acme").unwrap()));
-    assert_eq!(person(&deps, "anon-7").await.unwrap().behavior.pages["Pricing"].count, 1);
+    assert_eq!(
+        user.behavior.pages["Pricing"].count, 1,
+        "the alias brought the visitor's page view along"
+    );
+    assert!(person(&deps, "anon-7").await.is_none());
     let again = handle(&deps, fixture(include_bytes!("../../fixtures/batch.json"))).await;
     assert_eq!(body(&again)["duplicates"], 5, "a retried batch stores nothing twice");
 }
@@ -235,63 +233,6 @@ async fn an_oversized_message_is_a_413_and_nothing_is_stored() {
     assert!(person(&deps, "user-1").await.is_none());
 }
 
-#[tokio::test]
-async fn an_admin_creates_a_source_whose_key_then_works() {
-    let deps = deps().await;
-    let response = handle(&deps, fixture(include_bytes!("../../fixtures/create-source-bearer.json"))).await;
-    assert_eq!(response.status_code, 201, "{:?}", body(&response));
-    let created = body(&response);
-    assert_eq!(created["source"]["id"], "mobile-app");
-    assert_eq!(created["source"]["channel"], "app");
-    let key = created["writeKey"].as_str().unwrap().to_string();
-    assert!(key.starts_with("wk_"));
-
-    let mut track = fixture(include_bytes!("../../fixtures/track-signed-up.json"));
-    let basic = format!("Basic {}", base64_encode(&format!("{key}:")));
-    track.headers.insert("authorization", basic.parse().unwrap());
-    assert_eq!(handle(&deps, track).await.status_code, 200);
-    assert!(person(&deps, "user-1").await.unwrap().behavior.channels.contains_key("app"));
-}
-
-fn base64_encode(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(text)
-}
-
-#[tokio::test]
-async fn admin_routes_refuse_write_keys_and_wrong_admin_keys() {
-    let deps = deps().await;
-    let mut with_write_key = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
-    with_write_key
-        .headers
-        .insert("authorization", "Basic d2tfZml4dHVyZV93ZWJzaXRlOg==".parse().unwrap());
-    assert_eq!(
-        handle(&deps, with_write_key).await.status_code,
-        401,
-        "a write key can only add data"
-    );
-    let mut wrong = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
-    wrong.headers.insert("authorization", "Bearer ak_guess".parse().unwrap());
-    assert_eq!(handle(&deps, wrong).await.status_code, 401);
-    let mut bad_channel = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
-    bad_channel.body = Some(json!({"name": "x", "channel": ""}).to_string());
-    let response = handle(&deps, bad_channel).await;
-    assert_eq!(
-        (response.status_code, body(&response)["error"]["field"].clone()),
-        (400, json!("channel"))
-    );
-}
-
-#[tokio::test]
-async fn behind_the_iam_authorizer_a_signed_admin_request_is_allowed() {
-    let deps = deps_with(AdminAuth::Iam).await;
-    let response = handle(&deps, fixture(include_bytes!("../../fixtures/create-source-iam.json"))).await;
-    assert_eq!(response.status_code, 201);
-    assert_eq!(body(&response)["source"]["channel"], "call_center");
-    let unsigned = handle(&deps, fixture(include_bytes!("../../fixtures/create-source-bearer.json"))).await;
-    assert_eq!(unsigned.status_code, 401, "without the authorizer's context, no admin");
-}
-
 /// A store that is down.
 struct UnavailableLog;
 
@@ -308,9 +249,19 @@ async fn a_store_outage_is_a_503_so_clients_retry() {
         log: UnavailableLog,
         sources: working.sources,
         clock: clock(),
-        admin: working.admin,
     };
     let response = handle(&deps, fixture(include_bytes!("../../fixtures/track-signed-up.json"))).await;
     assert_eq!(response.status_code, 503);
     assert_eq!(body(&response)["error"]["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn admin_routes_are_not_served_by_ingest() {
+    let mut request = fixture(include_bytes!("../../fixtures/track-signed-up.json"));
+    request.raw_path = Some("/v1/admin/sources".into());
+    assert_eq!(
+        handle(&deps().await, request).await.status_code,
+        404,
+        "a write key never reaches admin code"
+    );
 }

@@ -2,12 +2,14 @@
 //! Recording an event is one transaction (dedup marker + event + profile), so an event is
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
-use super::item::{self, EventItem, IdentityItem, PersonItem, SendItem, SourceItem, TimerItem};
+use super::item::{self, EventItem, IdentityItem, PersonItem, SendItem, SourceItem, TimerItem, TimerRefItem};
 use super::sdk_error;
-use crate::domain::{Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
+use crate::domain::{EmailAddress, Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
 use crate::error::PortError;
-use crate::ports::{Claim, EventLog, ProfileReader, Recorded, SendLedger, SourceDirectory, TimerStore};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use crate::ports::{
+    Claim, Erased, Eraser, EventLog, PersonHistory, ProfileReader, Recorded, SendLedger, SourceDirectory, SuppressionList, TimerStore,
+};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use serde::{de::DeserializeOwned, Serialize};
@@ -87,17 +89,24 @@ impl DynamoStore {
     }
 
     /// Query all items of one partition whose sort key starts with `prefix`.
+    /// (An empty `prefix` reads the whole partition.)
     async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, PortError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let output = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
+                .expression_attribute_values(":pk", s(pk.clone()));
+            query = if prefix.is_empty() {
+                query.key_condition_expression("pk = :pk")
+            } else {
+                query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let output = query
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -139,7 +148,6 @@ impl EventLog for DynamoStore {
             marker.insert("pk".into(), s(item::dedup_pk(&event.message_id)));
             marker.insert("sk".into(), s(item::DEDUP_SK));
             marker.insert("type".into(), s(item::TYPE_DEDUP));
-            marker.insert("person_id".into(), s(event.person_id.as_str()));
             let mut writes = vec![self.put(marker, Some("attribute_not_exists(pk)"), None)?];
             if let Some(other) = event.linked_id().filter(|other| **other != person.id).cloned() {
                 if self.linked_person(&other).await?.is_none() {
@@ -383,6 +391,14 @@ impl TimerStore for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("DynamoDB", e))?;
+        // Under the person too, so erasing them finds their timers without a scan.
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&TimerRefItem::new(timer))))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
         self.move_timer_cursor(minute_floor(timer.due), "attribute_not_exists(pk) OR #minute > :minute")
             .await
     }
@@ -428,15 +444,12 @@ impl TimerStore for DynamoStore {
     }
 
     async fn remove(&self, timer: &Timer) -> Result<(), PortError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(item::timer_bucket(timer.due)))
-            .key("sk", s(item::timer_sk(timer)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("DynamoDB", e))?;
-        Ok(())
+        let reference = TimerRefItem::new(timer);
+        self.delete_keys(vec![
+            (item::timer_bucket(timer.due), item::timer_sk(timer)),
+            (reference.pk, reference.sk),
+        ])
+        .await
     }
 }
 
@@ -463,5 +476,145 @@ impl SourceDirectory for DynamoStore {
             .await
             .map_err(|e| sdk_error("DynamoDB", e))?;
         Ok(())
+    }
+}
+
+/// BatchWriteItem takes at most 25 requests.
+const BATCH_WRITE_LIMIT: usize = 25;
+
+impl DynamoStore {
+    /// Deletes items by key, 25 to a BatchWriteItem, retrying what DynamoDB leaves unprocessed.
+    async fn delete_keys(&self, keys: Vec<(String, String)>) -> Result<(), PortError> {
+        for chunk in keys.chunks(BATCH_WRITE_LIMIT) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    let delete = DeleteRequest::builder()
+                        .key("pk", s(pk.clone()))
+                        .key("sk", s(sk.clone()))
+                        .build()
+                        .map_err(|e| PortError::unavailable("DynamoDB", e))?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<Result<_, PortError>>()?;
+            for attempt in 0..8u32 {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("DynamoDB", e))?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            if !requests.is_empty() {
+                return Err(PortError::unavailable("DynamoDB", "deletes left unprocessed after retries"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The person and every id merged into them.
+    async fn ids_of(&self, person: &PersonId) -> Result<(Option<Person>, Vec<PersonId>), PortError> {
+        let found = self.read_person(person).await?;
+        let mut ids = vec![person.clone()];
+        if let Some(found) = &found {
+            ids.extend(found.merged_ids.iter().cloned());
+        }
+        Ok((found, ids))
+    }
+}
+
+impl PersonHistory for DynamoStore {
+    async fn events_of(&self, person: &PersonId, limit: usize) -> Result<Vec<Event>, PortError> {
+        let (_, ids) = self.ids_of(person).await?;
+        let mut events = Vec::new();
+        for id in ids {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(item::person_pk(&id)))
+                .expression_attribute_values(":prefix", s("E#"))
+                .scan_index_forward(false)
+                .limit(limit.clamp(1, 1000) as i32)
+                .send()
+                .await
+                .map_err(|e| sdk_error("DynamoDB", e))?;
+            for found in output.items.unwrap_or_default() {
+                events.push(from_item::<EventItem>("event", found)?.event);
+            }
+        }
+        events.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+        events.truncate(limit);
+        Ok(events)
+    }
+}
+
+impl Eraser for DynamoStore {
+    async fn erase(&self, person: &PersonId) -> Result<Erased, PortError> {
+        let (found, ids) = self.ids_of(person).await?;
+        let Some(found) = found else {
+            return Ok(Erased::default());
+        };
+        let mut erased = Erased {
+            profile: true,
+            ..Erased::default()
+        };
+        if let Some(Ok(address)) = found.email() {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(item::suppression_pk(&address)))
+                .item("sk", s(item::SUPPRESSION_SK))
+                .item("type", s(item::TYPE_SUPPRESSION))
+                .item("reason", s("erased"))
+                .send()
+                .await
+                .map_err(|e| sdk_error("DynamoDB", e))?;
+            erased.suppressed = true;
+        }
+        let mut keys = Vec::new();
+        for id in &ids {
+            if id != person {
+                keys.push((item::identity_pk(id), item::IDENTITY_SK.to_string()));
+            }
+            for found in self.query_prefix(item::person_pk(id), "").await? {
+                let sk = match found.get("sk") {
+                    Some(AttributeValue::S(sk)) => sk.clone(),
+                    _ => continue,
+                };
+                if sk.starts_with("E#") {
+                    erased.events += 1;
+                } else if sk.starts_with("S#") {
+                    erased.sends += 1;
+                } else if sk.starts_with("T#") {
+                    let reference: TimerRefItem = from_item("timer reference", found)?;
+                    keys.push((reference.bucket, reference.timer_sk));
+                    erased.timers += 1;
+                }
+                keys.push((item::person_pk(id), sk));
+            }
+        }
+        // The profile goes last: until it does, a retry of a failed erase finds it again.
+        keys.retain(|(pk, sk)| !(pk == &item::person_pk(person) && sk == item::PROFILE_SK));
+        self.delete_keys(keys).await?;
+        self.delete_keys(vec![(item::person_pk(person), item::PROFILE_SK.to_string())])
+            .await?;
+        Ok(erased)
+    }
+}
+
+impl SuppressionList for DynamoStore {
+    async fn is_suppressed(&self, address: &EmailAddress) -> Result<bool, PortError> {
+        Ok(self.get(item::suppression_pk(address), item::SUPPRESSION_SK).await?.is_some())
     }
 }

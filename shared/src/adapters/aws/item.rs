@@ -11,11 +11,13 @@
 //! | timer cursor | `TIMERS`           | `CURSOR`                    | `cursor` |
 //! | source       | `K#<key sha256>`   | `K`                         | `source` |
 //! | identity     | `A#<other id>`     | `A`                         | `identity` |
+//! | timer ref    | `P#<person>`       | `T#<dedup key>`             | `timer_ref` |
+//! | suppression  | `X#<address sha256>` | `X`                       | `suppression` |
 //!
 //! The stream's event source mapping filters on `type = event` and `INSERT`, so the
 //! evaluator sees only new events.
 
-use crate::domain::{DedupKey, Event, MessageId, Person, PersonId, SecretHash, SendRecord, Source, Timer};
+use crate::domain::{DedupKey, EmailAddress, Event, MessageId, Person, PersonId, SecretHash, SendRecord, Source, Timer};
 use crate::error::PortError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,8 @@ pub const TYPE_TIMER: &str = "timer";
 pub const TYPE_CURSOR: &str = "cursor";
 pub const TYPE_SOURCE: &str = "source";
 pub const TYPE_IDENTITY: &str = "identity";
+pub const TYPE_TIMER_REF: &str = "timer_ref";
+pub const TYPE_SUPPRESSION: &str = "suppression";
 
 pub fn person_pk(id: &PersonId) -> String {
     format!("P#{id}")
@@ -82,6 +86,35 @@ impl IdentityItem {
             sk: IDENTITY_SK.into(),
             item_type: TYPE_IDENTITY.into(),
             person_id: person.clone(),
+        }
+    }
+}
+
+pub fn suppression_pk(address: &EmailAddress) -> String {
+    format!("X#{}", address.suppression_hash())
+}
+
+pub const SUPPRESSION_SK: &str = "X";
+
+/// Where a person's timer is, so erasing the person finds it without scanning buckets.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TimerRefItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub bucket: String,
+    pub timer_sk: String,
+}
+
+impl TimerRefItem {
+    pub fn new(timer: &Timer) -> Self {
+        Self {
+            pk: person_pk(&timer.job.person_id),
+            sk: format!("T#{}", timer.job.dedup_key),
+            item_type: TYPE_TIMER_REF.into(),
+            bucket: timer_bucket(timer.due),
+            timer_sk: timer_sk(timer),
         }
     }
 }

@@ -2,11 +2,11 @@
 //! the job queue (with visibility timeouts and a dead-letter table), the send ledger and
 //! timers. Each port method is one transaction; `synchronous=FULL` makes a commit durable.
 
-use crate::domain::{Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
+use crate::domain::{EmailAddress, Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
 use crate::error::PortError;
 use crate::ports::{
-    Change, ChangeFeed, Claim, EventLog, JobQueue, JobSource, ProfileReader, QueuedMessage, Recorded, SendLedger, SourceDirectory,
-    TimerStore,
+    Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, PersonHistory, ProfileReader, QueuedMessage, Recorded,
+    SendLedger, SourceDirectory, SuppressionList, TimerStore,
 };
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
@@ -67,6 +67,11 @@ CREATE TABLE IF NOT EXISTS identities (
     person_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS identities_by_person ON identities (person_id);
+CREATE TABLE IF NOT EXISTS suppressions (
+    address_hash TEXT PRIMARY KEY,
+    reason       TEXT NOT NULL,
+    at           INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sources (
     key_hash TEXT PRIMARY KEY,
     body     TEXT NOT NULL
@@ -497,6 +502,97 @@ impl SourceDirectory for EmbeddedStore {
             )
             .map_err(unavailable)?;
             Ok(())
+        })
+    }
+}
+
+/// The person and every id merged into them, as stored strings.
+fn ids_of(person: &Person) -> Vec<String> {
+    std::iter::once(&person.id)
+        .chain(&person.merged_ids)
+        .map(|id| id.to_string())
+        .collect()
+}
+
+impl PersonHistory for EmbeddedStore {
+    async fn events_of(&self, person: &PersonId, limit: usize) -> Result<Vec<Event>, PortError> {
+        self.transaction(|tx| {
+            let ids = match read_person(tx, person)? {
+                Some(found) => ids_of(&found),
+                None => vec![person.to_string()],
+            };
+            let mut events = Vec::new();
+            let mut statement = tx
+                .prepare("SELECT body FROM events WHERE person_id = ?1 ORDER BY timestamp DESC LIMIT ?2")
+                .map_err(unavailable)?;
+            for id in ids {
+                let bodies = statement
+                    .query_map(params![id, limit as i64], |row| row.get::<_, String>(0))
+                    .map_err(unavailable)?;
+                for body in bodies {
+                    events.push(from_json::<Event>("event", &body.map_err(unavailable)?)?);
+                }
+            }
+            events.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+            events.truncate(limit);
+            Ok(events)
+        })
+    }
+}
+
+impl Eraser for EmbeddedStore {
+    async fn erase(&self, person: &PersonId) -> Result<Erased, PortError> {
+        let now = millis(self.clock.now());
+        self.transaction(|tx| {
+            let Some(found) = read_person(tx, person)? else {
+                return Ok(Erased::default());
+            };
+            let mut erased = Erased {
+                profile: true,
+                ..Erased::default()
+            };
+            if let Some(Ok(address)) = found.email() {
+                tx.execute(
+                    "INSERT OR IGNORE INTO suppressions (address_hash, reason, at) VALUES (?1, 'erased', ?2)",
+                    params![address.suppression_hash(), now],
+                )
+                .map_err(unavailable)?;
+                erased.suppressed = true;
+            }
+            for id in ids_of(&found) {
+                erased.events += tx
+                    .execute("DELETE FROM events WHERE person_id = ?1", params![id])
+                    .map_err(unavailable)?;
+                erased.sends += tx
+                    .execute("DELETE FROM sends WHERE person_id = ?1", params![id])
+                    .map_err(unavailable)?;
+                erased.timers += tx
+                    .execute("DELETE FROM timers WHERE json_extract(body, '$.job.person_id') = ?1", params![id])
+                    .map_err(unavailable)?;
+            }
+            tx.execute("DELETE FROM identities WHERE person_id = ?1", params![person.as_str()])
+                .map_err(unavailable)?;
+            tx.execute("DELETE FROM people WHERE person_id = ?1", params![person.as_str()])
+                .map_err(unavailable)?;
+            // Queued jobs for them find no profile and are skipped; their change-feed rows
+            // no longer join an event.
+            Ok(erased)
+        })
+    }
+}
+
+impl SuppressionList for EmbeddedStore {
+    async fn is_suppressed(&self, address: &EmailAddress) -> Result<bool, PortError> {
+        self.transaction(|tx| {
+            let found: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM suppressions WHERE address_hash = ?1",
+                    params![address.suppression_hash()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            Ok(found.is_some())
         })
     }
 }

@@ -1,0 +1,227 @@
+//! The admin function: operators' routes under `/v1/admin/`, behind API Gateway's IAM
+//! authorizer on AWS and a bearer key on `nudge serve`. It creates tracking sources, and
+//! shows or erases a person. Write keys never reach it.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
+use base64::Engine;
+use nudge_shared::domain::{Channel, PersonId, Secret, SecretHash, Source, SourceId};
+use nudge_shared::ports::{Eraser, PersonHistory, ProfileReader, SendLedger, SourceDirectory};
+use nudge_shared::{Clock, InvalidField, PortError};
+use serde_json::{json, Value};
+use tracing::{error, info};
+
+/// How many of a person's latest events `GET /v1/admin/people/{id}` shows.
+pub const EVENTS_SHOWN: usize = 50;
+
+pub struct AdminDeps<S, P, C> {
+    pub sources: S,
+    pub people: P,
+    pub clock: C,
+    pub auth: AdminAuth,
+}
+
+/// Who may call the admin routes.
+#[derive(Debug, Clone)]
+pub enum AdminAuth {
+    /// Behind API Gateway's IAM authorizer: a request that reached the function was signed
+    /// by a principal allowed to invoke the route.
+    Iam,
+    /// `Authorization: Bearer <admin key>`, compared by hash.
+    Key(SecretHash),
+}
+
+/// Everything that can go wrong with a request, mapped to HTTP in `error_response` only.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no route for {method} {path}")]
+    NotFound { method: String, path: String },
+    #[error("no person {0}")]
+    NoSuchPerson(String),
+    #[error("admin routes need the admin credential")]
+    Unauthorized,
+    #[error("invalid {0}")]
+    Invalid(InvalidField),
+    #[error(transparent)]
+    Store(#[from] PortError),
+}
+
+enum Route {
+    CreateSource,
+    ShowPerson(PersonId),
+    ErasePerson(PersonId),
+}
+
+pub async fn handle<S, P, C>(deps: &AdminDeps<S, P, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
+where
+    S: SourceDirectory,
+    P: ProfileReader + PersonHistory + SendLedger + Eraser,
+    C: Clock,
+{
+    let result = match authorize(&deps.auth, &request).and_then(|()| route_for(&request)) {
+        Ok(Route::CreateSource) => create_source(deps, &request).await.map(|body| (201, body)),
+        Ok(Route::ShowPerson(id)) => show_person(&deps.people, &id).await.map(|body| (200, body)),
+        Ok(Route::ErasePerson(id)) => erase_person(&deps.people, &id).await.map(|body| (200, body)),
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok((status, body)) => json_response(status, body),
+        Err(error) => error_response(&error),
+    }
+}
+
+fn route_for(request: &ApiGatewayV2httpRequest) -> Result<Route, AdminError> {
+    let method = &request.request_context.http.method;
+    let path = request.raw_path.as_deref().unwrap_or("/").trim_end_matches('/');
+    let not_found = || AdminError::NotFound {
+        method: method.to_string(),
+        path: path.to_string(),
+    };
+    if path == "/v1/admin/sources" && method == Method::POST {
+        return Ok(Route::CreateSource);
+    }
+    let id = path
+        .strip_prefix("/v1/admin/people/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .ok_or_else(not_found)?;
+    let id = percent_decode(id);
+    let id = PersonId::parse(&id).map_err(|e| AdminError::Invalid(e.within("userId")))?;
+    match *method {
+        Method::GET => Ok(Route::ShowPerson(id)),
+        Method::DELETE => Ok(Route::ErasePerson(id)),
+        _ => Err(not_found()),
+    }
+}
+
+/// Path segments arrive percent-encoded (`user%40example.com`).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn create_source<S: SourceDirectory, P, C: Clock>(
+    deps: &AdminDeps<S, P, C>,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<Value, AdminError> {
+    let body: Value = serde_json::from_slice(&body_bytes(request)?)
+        .map_err(|e| AdminError::Invalid(InvalidField::new("body", format!("is not valid JSON ({e})"))))?;
+    let text = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| AdminError::Invalid(InvalidField::new(name, "is required (a string)")))
+    };
+    let name = text("name")?.trim().to_string();
+    let id = match body.get("id") {
+        None | Some(Value::Null) => slug(&name),
+        Some(_) => text("id")?.to_string(),
+    };
+    let source = Source {
+        id: SourceId::parse(&id).map_err(|e| AdminError::Invalid(e.within("id")))?,
+        channel: Channel::parse(text("channel")?).map_err(|e| AdminError::Invalid(e.within("channel")))?,
+        name,
+        created_at: deps.clock.now(),
+    };
+    let key = Secret::generate("wk_");
+    deps.sources.add_source(&source, &key.hash()).await?;
+    info!(source = %source.id, channel = %source.channel, "source created");
+    // The only time the key is shown: Nudge keeps its hash.
+    Ok(json!({ "source": source, "writeKey": key.expose() }))
+}
+
+fn slug(name: &str) -> String {
+    let slug: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    slug.split('-').filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-")
+}
+
+async fn show_person<P: ProfileReader + PersonHistory + SendLedger>(people: &P, id: &PersonId) -> Result<Value, AdminError> {
+    let person = people.person(id).await?.ok_or_else(|| AdminError::NoSuchPerson(id.to_string()))?;
+    let events = people.events_of(id, EVENTS_SHOWN).await?;
+    let messages = people.sends_to(id).await?;
+    Ok(json!({ "person": person, "events": events, "messages": messages }))
+}
+
+async fn erase_person<P: Eraser>(people: &P, id: &PersonId) -> Result<Value, AdminError> {
+    let erased = people.erase(id).await?;
+    if !erased.profile {
+        return Err(AdminError::NoSuchPerson(id.to_string()));
+    }
+    info!(person = %id, events = erased.events, sends = erased.sends, timers = erased.timers, "person erased");
+    Ok(json!({ "erased": erased }))
+}
+
+fn authorize(auth: &AdminAuth, request: &ApiGatewayV2httpRequest) -> Result<(), AdminError> {
+    let allowed = match auth {
+        AdminAuth::Iam => request.request_context.authorizer.as_ref().is_some_and(|a| a.iam.is_some()),
+        AdminAuth::Key(expected) => request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer ").map(|key| Secret::new(key.trim()).hash()))
+            .is_some_and(|presented| presented.matches(expected)),
+    };
+    allowed.then_some(()).ok_or(AdminError::Unauthorized)
+}
+
+fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, AdminError> {
+    let body = request.body.as_deref().unwrap_or_default();
+    if request.is_base64_encoded {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| AdminError::Invalid(InvalidField::new("body", format!("is not valid base64 ({e})"))))
+    } else {
+        Ok(body.as_bytes().to_vec())
+    }
+}
+
+/// The one place errors become HTTP: status, and a JSON body naming the field at fault.
+pub fn error_response(error: &AdminError) -> ApiGatewayV2httpResponse {
+    let (status, code) = match error {
+        AdminError::NotFound { .. } => (404, "not_found"),
+        AdminError::NoSuchPerson(_) => (404, "not_found"),
+        AdminError::Unauthorized => (401, "unauthorized"),
+        AdminError::Invalid(_) => (400, "invalid_request"),
+        AdminError::Store(port) if port.is_retryable() => (503, "unavailable"),
+        AdminError::Store(_) => (500, "internal"),
+    };
+    if status >= 500 {
+        error!(%error, "request failed");
+    }
+    let mut body = json!({ "error": { "code": code, "message": error.to_string() } });
+    if let AdminError::Invalid(field) = error {
+        body["error"]["field"] = json!(field.field);
+    }
+    json_response(status, body)
+}
+
+fn json_response(status: i64, body: Value) -> ApiGatewayV2httpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = status;
+    response.headers = headers;
+    response.body = Some(Body::Text(body.to_string()));
+    response
+}

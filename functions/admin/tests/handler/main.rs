@@ -1,0 +1,195 @@
+//! The admin function driven by API Gateway HTTP API (v2) event fixtures. The bearer admin
+//! key of the fixtures is `ak_fixture_admin`; the IAM fixture carries the authorizer's
+//! context as API Gateway passes it.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use chrono::{Duration, TimeZone, Utc};
+use nudge_fn_admin::{handle, AdminAuth, AdminDeps};
+use nudge_shared::adapters::embedded::EmbeddedStore;
+use nudge_shared::domain::{
+    CampaignId, DedupKey, EmailAddress, Event, EventKind, EventName, MessageId, MessageJob, PersonId, Secret, TriggerSnapshot,
+};
+use nudge_shared::ports::{EventLog, ProfileReader, SendLedger, SourceDirectory, SuppressionList};
+use nudge_shared::VirtualClock;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn fixture(bytes: &[u8]) -> ApiGatewayV2httpRequest {
+    serde_json::from_slice(bytes).expect("fixture parses as an API Gateway v2 request")
+}
+
+fn clock() -> VirtualClock {
+    VirtualClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 10).unwrap())
+}
+
+fn deps_with(auth: AdminAuth) -> AdminDeps<EmbeddedStore, EmbeddedStore, VirtualClock> {
+    let clock = clock();
+    let store = EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap();
+    AdminDeps {
+        sources: store.clone(),
+        people: store,
+        clock,
+        auth,
+    }
+}
+
+fn deps() -> AdminDeps<EmbeddedStore, EmbeddedStore, VirtualClock> {
+    deps_with(AdminAuth::Key(Secret::new("ak_fixture_admin").hash()))
+}
+
+fn body(response: &ApiGatewayV2httpResponse) -> Value {
+    match &response.body {
+        Some(Body::Text(text)) => serde_json::from_str(text).expect("responses are JSON"),
+        other => panic!("expected a text body, got {other:?}"),
+    }
+}
+
+/// `user+1` (the fixtures' percent-encoded id) with an email and a track event, and one send.
+async fn a_customer(deps: &AdminDeps<EmbeddedStore, EmbeddedStore, VirtualClock>) {
+    let id = PersonId::parse("user+1").unwrap();
+    let mut identify = Event::new(
+        EventKind::Identify,
+        MessageId::parse("m1").unwrap(),
+        id.clone(),
+        nudge_shared::Clock::now(&clock()),
+    );
+    identify.traits = json!({"email": "ada@example.com"}).as_object().cloned().unwrap();
+    deps.people.record(&identify).await.unwrap();
+    let mut track = Event::new(
+        EventKind::Track,
+        MessageId::parse("m2").unwrap(),
+        id.clone(),
+        nudge_shared::Clock::now(&clock()) + Duration::minutes(1),
+    );
+    track.name = Some(EventName::parse("signed_up").unwrap());
+    deps.people.record(&track).await.unwrap();
+    let campaign = CampaignId::parse("welcome").unwrap();
+    let job = MessageJob {
+        dedup_key: DedupKey::for_send(&campaign, "send", &id, &track.message_id),
+        campaign_id: campaign,
+        step: "send".into(),
+        person_id: id,
+        trigger: TriggerSnapshot::from(&track),
+        created_at: nudge_shared::Clock::now(&clock()),
+    };
+    deps.people
+        .claim(&job, nudge_shared::Clock::now(&clock()), Duration::minutes(10))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_source_and_gets_its_key_once() {
+    let deps = deps();
+    let response = handle(&deps, fixture(include_bytes!("../../fixtures/create-source-bearer.json"))).await;
+    assert_eq!(response.status_code, 201, "{:?}", body(&response));
+    let created = body(&response);
+    assert_eq!(created["source"]["id"], "mobile-app");
+    assert_eq!(created["source"]["channel"], "app");
+    let key = created["writeKey"].as_str().unwrap();
+    assert!(key.starts_with("wk_"));
+    let source = deps
+        .sources
+        .source_for_key(&Secret::new(key).hash())
+        .await
+        .unwrap()
+        .expect("the key works");
+    assert_eq!(source.channel.as_str(), "app");
+}
+
+#[tokio::test]
+async fn admin_routes_refuse_write_keys_and_wrong_admin_keys() {
+    let deps = deps();
+    let mut with_write_key = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
+    with_write_key
+        .headers
+        .insert("authorization", "Basic d2tfZml4dHVyZV93ZWJzaXRlOg==".parse().unwrap());
+    assert_eq!(handle(&deps, with_write_key).await.status_code, 401);
+    let mut wrong = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
+    wrong.headers.insert("authorization", "Bearer ak_guess".parse().unwrap());
+    let response = handle(&deps, wrong).await;
+    assert_eq!(response.status_code, 401);
+    assert_eq!(body(&response)["error"]["code"], "unauthorized");
+}
+
+#[tokio::test]
+async fn a_bad_source_names_the_field() {
+    let mut request = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
+    request.body = Some(json!({"name": "x", "channel": ""}).to_string());
+    let response = handle(&deps(), request).await;
+    assert_eq!(
+        (response.status_code, body(&response)["error"]["field"].clone()),
+        (400, json!("channel"))
+    );
+    let mut request = fixture(include_bytes!("../../fixtures/create-source-bearer.json"));
+    request.body = Some(json!({"channel": "web"}).to_string());
+    assert_eq!(body(&handle(&deps(), request).await)["error"]["field"], "name");
+}
+
+#[tokio::test]
+async fn behind_the_iam_authorizer_a_signed_request_is_allowed_and_an_unsigned_one_is_not() {
+    let deps = deps_with(AdminAuth::Iam);
+    let response = handle(&deps, fixture(include_bytes!("../../fixtures/create-source-iam.json"))).await;
+    assert_eq!(response.status_code, 201);
+    assert_eq!(body(&response)["source"]["channel"], "call_center");
+    let unsigned = handle(&deps, fixture(include_bytes!("../../fixtures/create-source-bearer.json"))).await;
+    assert_eq!(unsigned.status_code, 401);
+}
+
+#[tokio::test]
+async fn an_operator_looks_a_person_up() {
+    let deps = deps();
+    a_customer(&deps).await;
+    let response = handle(&deps, fixture(include_bytes!("../../fixtures/get-person.json"))).await;
+    assert_eq!(response.status_code, 200, "{:?}", body(&response));
+    let shown = body(&response);
+    assert_eq!(shown["person"]["id"], "user+1", "the path's percent-encoding is decoded");
+    assert_eq!(shown["person"]["traits"]["email"], "ada@example.com");
+    assert_eq!(shown["person"]["behavior"]["events"]["signed_up"]["count"], 1);
+    let events: Vec<_> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message_id"].clone())
+        .collect();
+    assert_eq!(events, [json!("m2"), json!("m1")], "newest first");
+    assert_eq!(shown["messages"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_person_is_a_404() {
+    let response = handle(&deps(), fixture(include_bytes!("../../fixtures/get-person.json"))).await;
+    assert_eq!(response.status_code, 404);
+    assert_eq!(
+        handle(&deps(), fixture(include_bytes!("../../fixtures/delete-person.json")))
+            .await
+            .status_code,
+        404
+    );
+}
+
+#[tokio::test]
+async fn erasing_a_person_removes_them_and_suppresses_their_address() {
+    let deps = deps();
+    a_customer(&deps).await;
+    let response = handle(&deps, fixture(include_bytes!("../../fixtures/delete-person.json"))).await;
+    assert_eq!(response.status_code, 200, "{:?}", body(&response));
+    assert_eq!(
+        body(&response)["erased"],
+        json!({"profile": true, "events": 2, "sends": 1, "timers": 0, "suppressed": true})
+    );
+    assert_eq!(deps.people.person(&PersonId::parse("user+1").unwrap()).await.unwrap(), None);
+    assert!(deps.people.sends_to(&PersonId::parse("user+1").unwrap()).await.unwrap().is_empty());
+    assert!(deps
+        .people
+        .is_suppressed(&EmailAddress::parse("ada@example.com").unwrap())
+        .await
+        .unwrap());
+    assert_eq!(
+        handle(&deps, fixture(include_bytes!("../../fixtures/get-person.json")))
+            .await
+            .status_code,
+        404
+    );
+}
