@@ -7,10 +7,12 @@ VENV := .venv
 EMULATOR_VENV := $(VENV)/emulator
 TOOLS_VENV := $(VENV)/tools
 PACKAGE_VENV := $(VENV)/package
+CLIENTS_VENV := $(VENV)/clients
 MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
 SAM_CLI_VERSION := 1.170.0
 CARGO_LAMBDA_VERSION := 1.9.2
+SEGMENT_PYTHON_VERSION := 2.4.0
 
 # Offline and quiet: no telemetry, dummy credentials for template validation.
 export SAM_CLI_TELEMETRY := 0
@@ -44,6 +46,12 @@ $(TOOLS_VENV)/.installed:
 	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFN_LINT_VERSION)' 'aws-sam-cli==$(SAM_CLI_VERSION)'
 	touch $@
 
+# Segment's own client library, which the tests point at `nudge serve`.
+$(CLIENTS_VENV)/.installed:
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install --quiet --disable-pip-version-check 'segment-analytics-python==$(SEGMENT_PYTHON_VERSION)'
+	touch $@
+
 $(PACKAGE_VENV)/.installed:
 	$(PYTHON) -m venv $(PACKAGE_VENV)
 	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
@@ -55,7 +63,7 @@ fmt-check:
 	cargo fmt --all -- --check
 
 # Every workspace test; the AWS adapter and end-to-end tests talk to the emulator.
-test-rust: $(EMULATOR_VENV)/.installed
+test-rust: $(EMULATOR_VENV)/.installed $(CLIENTS_VENV)/.installed
 	mkdir -p target
 	infra/with-emulator.sh cargo test --workspace --all-features --locked 2>&1 | tee target/test.log
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "total: %d passed, %d failed\n", passed, failed }' target/test.log

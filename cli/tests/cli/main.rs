@@ -346,3 +346,64 @@ fn serve_prints_generated_keys_when_none_are_given() {
     assert!(lines.contains("wk_"), "{lines}");
     assert!(lines.contains("admin key (Authorization: Bearer"), "{lines}");
 }
+
+/// Segment's Python library, installed by `make test` into `.venv/clients`.
+fn segment_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/clients/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run the tests with `make test`, which installs Segment's Python library",
+        python.display()
+    );
+    python
+}
+
+async fn admin_get(server: &Server, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.url))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200, "GET {path}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn segments_python_library_works_against_serve_unchanged_but_for_the_host() {
+    for mode in ["plain", "gzip"] {
+        let data = tempfile::tempdir().unwrap();
+        let server = Server::start(data.path(), &[]);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/segment_python.py");
+        let output = Command::new(segment_python())
+            .arg(&script)
+            .args([&server.url, WRITE_KEY, mode])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{mode}: {}", String::from_utf8_lossy(&output.stderr));
+
+        let shown = admin_get(&server, "/v1/admin/people/py-1").await;
+        let person = &shown["person"];
+        assert_eq!(person["traits"]["first_name"], "Guido", "{mode}");
+        assert_eq!(person["behavior"]["events"]["signed_up"]["count"], 1);
+        assert_eq!(
+            person["behavior"]["pages"]["Quickstart"]["count"], 1,
+            "the anonymous page view was merged in"
+        );
+        assert_eq!(person["behavior"]["screens"]["Home"]["count"], 1);
+        assert_eq!(person["accounts"], json!(["python-software"]));
+        assert!(person["merged_ids"].as_array().unwrap().contains(&json!("py-anon-1")));
+        assert!(person["merged_ids"].as_array().unwrap().contains(&json!("py-old-1")));
+        assert_eq!(shown["events"].as_array().unwrap().len(), 6);
+
+        let outbox = data.path().join("outbox");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while eml_files(&outbox).is_empty() {
+            assert!(Instant::now() < deadline, "{mode}: no welcome email");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(std::fs::read_to_string(&eml_files(&outbox)[0])
+            .unwrap()
+            .contains("Subject: Welcome to Nudge, Guido!"));
+    }
+}

@@ -118,7 +118,7 @@ async fn track<L: EventLog, S: SourceDirectory, C: Clock>(
         Some(key) => Some(authenticate(&deps.sources, key).await?),
         None => None,
     };
-    let mut parsed = ingest::parse_request(call, &body_bytes(request)?, deps.clock.now())?;
+    let mut parsed = ingest::parse_request(call, &decoded_body(request)?, deps.clock.now())?;
     let source = match header_source {
         Some(source) => source,
         None => {
@@ -150,6 +150,25 @@ async fn authenticate<S: SourceDirectory>(sources: &S, key: &Secret) -> Result<S
 
 fn header<'a>(request: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
     request.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The body as sent: base64 undone (API Gateway's doing for binary bodies), and gzip undone
+/// when the client compressed it (Segment's libraries can). Decompression stops past the
+/// batch limit, so a small bomb cannot expand into memory.
+fn decoded_body(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiError> {
+    let body = body_bytes(request)?;
+    let gzipped = header(request, "content-encoding").is_some_and(|e| e.trim().eq_ignore_ascii_case("gzip"));
+    if !gzipped {
+        return Ok(body);
+    }
+    let mut inflated = Vec::new();
+    let limit = ingest::MAX_BATCH_BYTES as u64 + 1;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(flate2::read::GzDecoder::new(body.as_slice()), limit),
+        &mut inflated,
+    )
+    .map_err(|e| ApiError::Invalid(InvalidField::new("body", format!("is not valid gzip ({e})"))))?;
+    Ok(inflated)
 }
 
 fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiError> {

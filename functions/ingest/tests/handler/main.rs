@@ -265,3 +265,32 @@ async fn admin_routes_are_not_served_by_ingest() {
         "a write key never reaches admin code"
     );
 }
+
+fn gzipped(request: &mut ApiGatewayV2httpRequest, body: &[u8]) {
+    use base64::Engine;
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body).unwrap();
+    request.body = Some(base64::engine::general_purpose::STANDARD.encode(encoder.finish().unwrap()));
+    request.is_base64_encoded = true;
+    request.headers.insert("content-encoding", "gzip".parse().unwrap());
+}
+
+#[tokio::test]
+async fn a_gzipped_batch_is_inflated() {
+    let deps = deps().await;
+    let mut request = fixture(include_bytes!("../../fixtures/batch.json"));
+    let plain = request.body.clone().unwrap();
+    gzipped(&mut request, plain.as_bytes());
+    let response = handle(&deps, request).await;
+    assert_eq!(response.status_code, 200, "{:?}", body(&response));
+    assert_eq!(body(&response)["accepted"], 5);
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_stops_at_the_batch_limit() {
+    let mut request = fixture(include_bytes!("../../fixtures/batch.json"));
+    gzipped(&mut request, &vec![b' '; 20 * 1024 * 1024]);
+    let response = handle(&deps().await, request).await;
+    assert_eq!(response.status_code, 413);
+}
