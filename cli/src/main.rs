@@ -52,6 +52,9 @@ enum Command {
         /// The key for admin routes (Authorization: Bearer); generated when unset.
         #[arg(long, env = "NUDGE_ADMIN_KEY", hide_env_values = true)]
         admin_key: Option<String>,
+        /// How many days raw events are kept (profiles keep what was computed from them).
+        #[arg(long, default_value_t = 400, env = "NUDGE_EVENT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+        event_retention_days: u32,
     },
     /// Simulate customers on a virtual clock through the real pipeline; write an outbox and a summary.
     Demo {
@@ -113,6 +116,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             write_key,
             channel,
             admin_key,
+            event_retention_days,
         } => {
             let address =
                 EmailAddress::parse(&sender_address).map_err(|e| anyhow::anyhow!("--sender-address {sender_address:?}: {}", e.reason))?;
@@ -129,6 +133,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 write_key,
                 channel,
                 admin_key,
+                event_retention: chrono::Duration::days(i64::from(event_retention_days)),
             })
             .await
         }

@@ -28,6 +28,8 @@ pub struct ServeOptions {
     pub channel: String,
     /// The admin routes' bearer key; generated (and printed) when absent.
     pub admin_key: Option<String>,
+    /// How long raw events are kept.
+    pub event_retention: chrono::Duration,
 }
 
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
@@ -61,7 +63,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         admin_key.hash(),
     ));
 
-    let worker = tokio::spawn(run_pipeline(Arc::clone(&pipeline), options.poll_interval));
+    let worker = tokio::spawn(run_pipeline(Arc::clone(&pipeline), options.poll_interval, options.event_retention));
     let listener = tokio::net::TcpListener::bind((options.host.as_str(), options.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", options.host, options.port))?;
@@ -105,8 +107,19 @@ fn smtp_mailer(relay: &str) -> anyhow::Result<SmtpMailer> {
     Ok(SmtpMailer::plain(host, port, None))
 }
 
-async fn run_pipeline(pipeline: Arc<LocalPipeline>, interval: Duration) {
+async fn run_pipeline(pipeline: Arc<LocalPipeline>, interval: Duration, event_retention: chrono::Duration) {
+    let mut last_sweep: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
+        // Raw events past their retention go once a minute (DynamoDB's TTL does this on AWS).
+        let now = pipeline.clock.now();
+        if last_sweep.is_none_or(|at| now - at >= chrono::Duration::minutes(1)) {
+            last_sweep = Some(now);
+            match pipeline.store.expire_events(now - event_retention) {
+                Ok(0) => {}
+                Ok(expired) => info!(expired, "raw events past retention removed"),
+                Err(error) => error!(%error, "retention sweep failed"),
+            }
+        }
         match pipeline.run_until_idle(&mut NoRedelivery).await {
             Ok(report) if report.jobs_handled + report.changes_evaluated + report.timers_fired > 0 => {
                 info!(

@@ -30,3 +30,17 @@ pub fn sender_identity_from_env() -> Result<crate::mime::SenderIdentity, ConfigE
         name: optional_env("SENDER_NAME").unwrap_or_else(|| "Nudge".into()),
     })
 }
+
+/// A whole number of days from `name`, if set.
+pub fn optional_days(name: &'static str) -> Result<Option<chrono::Duration>, ConfigError> {
+    match optional_env(name) {
+        None => Ok(None),
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(days) if days > 0 => Ok(Some(chrono::Duration::days(days))),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{text:?} is not a whole number of days above 0"),
+            }),
+        },
+    }
+}

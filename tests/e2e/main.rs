@@ -22,6 +22,7 @@ use nudge_shared::ports::{JobSource, QueuedMessage, SendLedger, SourceDirectory}
 use nudge_shared::VirtualClock;
 
 struct Stack {
+    dynamodb: aws_sdk_dynamodb::Client,
     store: DynamoStore,
     feed: DynamoStreamFeed,
     queue: SqsQueue,
@@ -40,7 +41,8 @@ impl Stack {
         aws::create_sender_identity(&aws_sdk_sesv2_client(&config), "hello@acme.test")
             .await
             .expect("identity");
-        let store = DynamoStore::from_config(&config, table);
+        let dynamodb = aws_sdk_dynamodb_client(&config);
+        let store = DynamoStore::from_config(&config, table).with_event_retention(Duration::days(30));
         // The source whose write key the ingest fixtures carry.
         let website = Source {
             id: SourceId::parse("website").unwrap(),
@@ -53,6 +55,7 @@ impl Stack {
             .await
             .expect("source");
         Self {
+            dynamodb,
             store,
             feed: DynamoStreamFeed::from_config(&config, stream_arn),
             queue: SqsQueue::from_config(&config, queues.queue),
@@ -70,6 +73,21 @@ impl Stack {
             clock: self.clock.clone(),
         };
         nudge_fn_ingest::handle(&deps, request).await.status_code
+    }
+
+    /// One item as DynamoDB holds it.
+    async fn raw_item(&self, pk: &str, sk: &str) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        let key = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_string());
+        let output = self
+            .dynamodb
+            .get_item()
+            .table_name(self.store.table())
+            .key("pk", key(pk))
+            .key("sk", key(sk))
+            .send()
+            .await
+            .unwrap();
+        output.item.unwrap_or_else(|| panic!("no item {pk} / {sk}"))
     }
 
     /// Everything on the stream so far, as Lambda would batch it.
@@ -209,6 +227,14 @@ async fn signed_up_flows_from_the_api_to_ses_once_even_when_everything_is_delive
     let signed_up = serde_json::json!({"userId": "user-1", "event": "signed_up", "messageId": "msg-signup-1", "timestamp": "2026-03-02T09:00:00Z", "properties": {"plan": "pro"}});
     assert_eq!(stack.post(track, signed_up.clone()).await, 200);
     assert_eq!(stack.post(track, signed_up).await, 200);
+
+    // The raw event expires 30 days after it happened (DynamoDB's TTL removes it).
+    let stored = stack.raw_item("P#user-1", "E#2026-03-02T09:00:00.000Z#msg-signup-1").await;
+    let expires_at = Utc.with_ymd_and_hms(2026, 4, 1, 9, 0, 0).unwrap().timestamp().to_string();
+    assert_eq!(
+        stored.get("expires_at"),
+        Some(&aws_sdk_dynamodb::types::AttributeValue::N(expires_at))
+    );
 
     // The stream, to the evaluator, twice.
     let batch = stack.stream_batch().await;

@@ -6,19 +6,22 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use nudge_fn_ingest::{handle, IngestDeps};
 use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore};
-use nudge_shared::config::{required_env, ConfigError};
+use nudge_shared::config::{optional_days, required_env, ConfigError};
 use nudge_shared::sources::CachedSources;
 use nudge_shared::SystemClock;
 use std::sync::Arc;
 
 struct Config {
     table_name: String,
+    /// How long raw events are kept (`EVENT_RETENTION_DAYS`); for ever when unset.
+    event_retention: Option<chrono::Duration>,
 }
 
 impl Config {
     fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: required_env("TABLE_NAME")?,
+            event_retention: optional_days("EVENT_RETENTION_DAYS")?,
         })
     }
 }
@@ -32,7 +35,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .init();
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
-    let store = DynamoStore::from_config(&sdk, config.table_name);
+    let mut store = DynamoStore::from_config(&sdk, config.table_name);
+    if let Some(retention) = config.event_retention {
+        store = store.with_event_retention(retention);
+    }
     let deps = Arc::new(IngestDeps {
         log: store.clone(),
         // Every call looks its write key up: remember answers for a minute.

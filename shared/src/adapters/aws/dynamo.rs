@@ -24,6 +24,8 @@ const MAX_PROFILE_ATTEMPTS: usize = 8;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How long raw events are kept (DynamoDB's TTL on `expires_at` removes them).
+    event_retention: Option<Duration>,
 }
 
 fn to_item<T: Serialize>(value: &T) -> Item {
@@ -47,7 +49,15 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            event_retention: None,
         }
+    }
+
+    /// Raw events written from now on expire `retention` after they happened. Profiles
+    /// (with their computed behavior) stay.
+    pub fn with_event_retention(mut self, retention: Duration) -> Self {
+        self.event_retention = Some(retention);
+        self
     }
 
     pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
@@ -155,7 +165,11 @@ impl EventLog for DynamoStore {
                 }
             }
             person.apply(&event);
-            writes.push(self.put(to_item(&EventItem::new(&event)), Some("attribute_not_exists(pk)"), None)?);
+            writes.push(self.put(
+                to_item(&EventItem::new(&event, self.event_retention)),
+                Some("attribute_not_exists(pk)"),
+                None,
+            )?);
             writes.push(self.put(to_item(&PersonItem::new(&person)), Some(profile_condition), read_version)?);
             match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
                 Ok(_) => return Ok(Recorded::New(person)),

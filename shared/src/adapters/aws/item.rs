@@ -142,16 +142,21 @@ pub struct EventItem {
     pub item_type: String,
     pub person_id: String,
     pub event: Event,
+    /// When DynamoDB's TTL removes the raw event (epoch seconds); `None` keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl EventItem {
-    pub fn new(event: &Event) -> Self {
+    /// The item for `event`, kept for `retention` after it happened (for ever without one).
+    pub fn new(event: &Event, retention: Option<chrono::Duration>) -> Self {
         Self {
             pk: person_pk(&event.person_id),
             sk: event_sk(event),
             item_type: TYPE_EVENT.into(),
             person_id: event.person_id.to_string(),
             event: event.clone(),
+            expires_at: retention.map(|keep| (event.timestamp + keep).timestamp()),
         }
     }
 }

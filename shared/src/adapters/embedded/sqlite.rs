@@ -175,6 +175,18 @@ impl EmbeddedStore {
         })
     }
 
+    /// Deletes raw events that happened before `before` (the embedded counterpart of
+    /// DynamoDB's TTL). Profiles keep their computed behavior. Returns how many went.
+    pub fn expire_events(&self, before: DateTime<Utc>) -> Result<usize, PortError> {
+        self.transaction(|tx| {
+            tx.execute(
+                "DELETE FROM events WHERE timestamp < ?1",
+                params![before.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)],
+            )
+            .map_err(unavailable)
+        })
+    }
+
     pub fn pending_timers(&self) -> Result<u64, PortError> {
         self.transaction(|tx| {
             tx.query_row("SELECT COUNT(*) FROM timers", [], |row| row.get::<_, i64>(0))
@@ -216,7 +228,8 @@ impl EventLog for EmbeddedStore {
                 params![
                     event.message_id.as_str(),
                     event.person_id.as_str(),
-                    event.timestamp.to_rfc3339(),
+                    // Fixed width, so text order is time order (the retention sweep compares).
+                    event.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
                     to_json(&event)
                 ],
             )
@@ -594,5 +607,43 @@ impl SuppressionList for EmbeddedStore {
                 .map_err(unavailable)?;
             Ok(found.is_some())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EventKind, MessageId};
+    use crate::VirtualClock;
+    use chrono::TimeZone;
+
+    #[tokio::test]
+    async fn the_retention_sweep_removes_old_raw_events_and_keeps_profiles() {
+        let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        let store = EmbeddedStore::in_memory(Arc::new(VirtualClock::starting_at(now))).unwrap();
+        let person = PersonId::parse("u1").unwrap();
+        for (id, days_ago) in [("old", 400), ("recent", 10)] {
+            let event = Event::new(
+                EventKind::Track,
+                MessageId::parse(id).unwrap(),
+                person.clone(),
+                now - Duration::days(days_ago),
+            );
+            store.record(&event).await.unwrap();
+        }
+        assert_eq!(store.expire_events(now - Duration::days(365)).unwrap(), 1);
+        let left: Vec<_> = store
+            .events_of(&person, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message_id.to_string())
+            .collect();
+        assert_eq!(left, ["recent"]);
+        assert_eq!(
+            store.person(&person).await.unwrap().unwrap().behavior.recent.len(),
+            2,
+            "the profile keeps what it computed"
+        );
     }
 }
