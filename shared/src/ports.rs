@@ -16,7 +16,8 @@ pub enum Recorded {
     Duplicate,
 }
 
-/// Durable storage of accepted events, applied to profiles in the same atomic write.
+/// Durable storage of accepted events, applied to profiles (and, for `group`, to the
+/// account) in the same atomic write.
 pub trait EventLog: Send + Sync {
     fn record(&self, event: &Event) -> impl Future<Output = Result<Recorded, PortError>> + Send;
 }
@@ -30,6 +31,10 @@ pub trait SourceDirectory: Send + Sync {
 
 pub trait ProfileReader: Send + Sync {
     fn person(&self, id: &PersonId) -> impl Future<Output = Result<Option<Person>, PortError>> + Send;
+}
+
+pub trait AccountReader: Send + Sync {
+    fn account(&self, id: &crate::domain::GroupId) -> impl Future<Output = Result<Option<crate::domain::Account>, PortError>> + Send;
 }
 
 /// Reading a person's stored events, for operators and previews.

@@ -392,6 +392,10 @@ async fn segments_python_library_works_against_serve_unchanged_but_for_the_host(
         );
         assert_eq!(person["behavior"]["screens"]["Home"]["count"], 1);
         assert_eq!(person["accounts"], json!(["python-software"]));
+        assert_eq!(
+            shown["accounts"][0]["traits"]["name"], "PSF",
+            "the group call's traits are the account's"
+        );
         assert!(person["merged_ids"].as_array().unwrap().contains(&json!("py-anon-1")));
         assert!(person["merged_ids"].as_array().unwrap().contains(&json!("py-old-1")));
         assert_eq!(shown["events"].as_array().unwrap().len(), 6);

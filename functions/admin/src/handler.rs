@@ -7,7 +7,7 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
 use base64::Engine;
 use nudge_shared::domain::{Channel, PersonId, Secret, SecretHash, Source, SourceId};
-use nudge_shared::ports::{Eraser, PersonHistory, ProfileReader, SendLedger, SourceDirectory};
+use nudge_shared::ports::{AccountReader, Eraser, PersonHistory, ProfileReader, SendLedger, SourceDirectory};
 use nudge_shared::{Clock, InvalidField, PortError};
 use serde_json::{json, Value};
 use tracing::{error, info};
@@ -56,7 +56,7 @@ enum Route {
 pub async fn handle<S, P, C>(deps: &AdminDeps<S, P, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
 where
     S: SourceDirectory,
-    P: ProfileReader + PersonHistory + SendLedger + Eraser,
+    P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader,
     C: Clock,
 {
     let result = match authorize(&deps.auth, &request).and_then(|()| route_for(&request)) {
@@ -156,11 +156,18 @@ fn slug(name: &str) -> String {
     slug.split('-').filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-")
 }
 
-async fn show_person<P: ProfileReader + PersonHistory + SendLedger>(people: &P, id: &PersonId) -> Result<Value, AdminError> {
+async fn show_person<P: ProfileReader + PersonHistory + SendLedger + AccountReader>(
+    people: &P,
+    id: &PersonId,
+) -> Result<Value, AdminError> {
     let person = people.person(id).await?.ok_or_else(|| AdminError::NoSuchPerson(id.to_string()))?;
     let events = people.events_of(id, EVENTS_SHOWN).await?;
     let messages = people.sends_to(id).await?;
-    Ok(json!({ "person": person, "events": events, "messages": messages }))
+    let mut accounts = Vec::new();
+    for group in &person.accounts {
+        accounts.extend(people.account(group).await?);
+    }
+    Ok(json!({ "person": person, "accounts": accounts, "events": events, "messages": messages }))
 }
 
 async fn erase_person<P: Eraser>(people: &P, id: &PersonId) -> Result<Value, AdminError> {

@@ -1,6 +1,7 @@
 //! The nouns of Nudge. Values here are already validated: parse at the edge with the
 //! newtypes' `parse`, and everything past that trusts them.
 
+mod account;
 mod campaign;
 mod event;
 mod ids;
@@ -9,6 +10,7 @@ mod person;
 mod send;
 mod source;
 
+pub use account::Account;
 pub use campaign::{builtin_campaigns, Campaign, CampaignSet, MessageClass, MessageTemplate, Trigger};
 pub use event::{Event, EventKind, SourceStamp};
 pub use ids::{CampaignId, Channel, DedupKey, EmailAddress, EventName, GroupId, MessageId, PersonId, SourceId};

@@ -187,17 +187,7 @@ impl Person {
         self.first_seen = self.first_seen.min(event.timestamp);
         self.last_seen = self.last_seen.max(event.timestamp);
         if matches!(event.kind, EventKind::Identify) {
-            for (key, value) in &event.traits {
-                if self.trait_times.get(key).is_some_and(|set_at| *set_at > event.timestamp) {
-                    continue;
-                }
-                self.trait_times.insert(key.clone(), event.timestamp);
-                if value.is_null() {
-                    self.traits.remove(key);
-                } else {
-                    self.traits.insert(key.clone(), value.clone());
-                }
-            }
+            merge_traits(&mut self.traits, &mut self.trait_times, &event.traits, event.timestamp);
         }
         if let Some(group) = &event.group_id {
             self.accounts.insert(group.clone());
@@ -242,6 +232,27 @@ impl Person {
     /// How many times the person did `event` (a track event name).
     pub fn event_count(&self, event: &str) -> u64 {
         self.behavior.events.get(event).map_or(0, |a| a.count)
+    }
+}
+
+/// Merges `incoming` traits set at `at`: key by key, the newest value wins, and `null`
+/// removes a trait. A value older than the one held is ignored.
+pub(crate) fn merge_traits(
+    traits: &mut Map<String, Value>,
+    times: &mut BTreeMap<String, DateTime<Utc>>,
+    incoming: &Map<String, Value>,
+    at: DateTime<Utc>,
+) {
+    for (key, value) in incoming {
+        if times.get(key).is_some_and(|set_at| *set_at > at) {
+            continue;
+        }
+        times.insert(key.clone(), at);
+        if value.is_null() {
+            traits.remove(key);
+        } else {
+            traits.insert(key.clone(), value.clone());
+        }
     }
 }
 

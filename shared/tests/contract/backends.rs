@@ -4,14 +4,22 @@ use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
 use nudge_shared::domain::EmailAddress;
 use nudge_shared::ports::{
-    ChangeFeed, Eraser, EventLog, JobQueue, JobSource, Mailer, PersonHistory, ProfileReader, SendLedger, SourceDirectory, SuppressionList,
-    TimerStore,
+    AccountReader, ChangeFeed, Eraser, EventLog, JobQueue, JobSource, Mailer, PersonHistory, ProfileReader, SendLedger, SourceDirectory,
+    SuppressionList, TimerStore,
 };
 use nudge_shared::VirtualClock;
 use std::sync::Arc;
 
 pub trait Backend {
-    type Store: EventLog + ProfileReader + SendLedger + TimerStore + SourceDirectory + PersonHistory + Eraser + SuppressionList;
+    type Store: EventLog
+        + ProfileReader
+        + SendLedger
+        + TimerStore
+        + SourceDirectory
+        + PersonHistory
+        + Eraser
+        + SuppressionList
+        + AccountReader;
     type Feed: ChangeFeed;
     type Queue: JobQueue + JobSource;
     type Mailer: Mailer;

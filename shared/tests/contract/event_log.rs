@@ -187,3 +187,38 @@ pub async fn an_alias_links_a_previous_id_and_what_it_had_merged(backend: impl B
     };
     assert_eq!(later.id.as_str(), "new-id", "an id merged into the previous id follows it");
 }
+
+pub async fn a_group_call_sets_the_accounts_traits(backend: impl Backend) {
+    use nudge_shared::domain::{EventKind, GroupId};
+    use nudge_shared::ports::AccountReader;
+    let store = backend.store();
+    let group = |person: &str, message_id: &str, minutes: i64, traits: serde_json::Value| {
+        let mut event = track(person, "x", message_id, minutes);
+        event.kind = EventKind::Group;
+        event.name = None;
+        event.group_id = Some(GroupId::parse("acme").unwrap());
+        event.traits = traits.as_object().cloned().unwrap();
+        event
+    };
+    store
+        .record(&group("u1", "g-1", 10, json!({"plan": "team", "seats": 5})))
+        .await
+        .unwrap();
+    store.record(&group("u2", "g-2", 20, json!({"plan": "enterprise"}))).await.unwrap();
+    store.record(&group("u3", "g-3", 0, json!({"plan": "free"}))).await.unwrap();
+    let account = store
+        .account(&GroupId::parse("acme").unwrap())
+        .await
+        .unwrap()
+        .expect("the account exists");
+    assert_eq!(
+        account.traits["plan"], "enterprise",
+        "the newest group call wins, not the last to arrive"
+    );
+    assert_eq!(account.traits["seats"], 5);
+    for person in ["u1", "u2", "u3"] {
+        let member = store.person(&PersonId::parse(person).unwrap()).await.unwrap().unwrap();
+        assert!(member.accounts.contains(&GroupId::parse("acme").unwrap()), "{person}");
+    }
+    assert_eq!(store.account(&GroupId::parse("nobody").unwrap()).await.unwrap(), None);
+}

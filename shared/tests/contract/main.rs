@@ -46,6 +46,7 @@ contract!(
     privacy::history_lists_a_persons_events_newest_first_with_merged_ids,
     privacy::erasing_a_person_removes_everything_and_suppresses_their_address,
     event_log::every_call_type_and_field_round_trips,
+    event_log::a_group_call_sets_the_accounts_traits,
     event_log::an_identify_with_an_anonymous_id_merges_the_visitors_history,
     event_log::an_alias_links_a_previous_id_and_what_it_had_merged,
 );

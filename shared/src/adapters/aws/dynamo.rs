@@ -2,12 +2,15 @@
 //! Recording an event is one transaction (dedup marker + event + profile), so an event is
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
-use super::item::{self, EventItem, IdentityItem, PersonItem, SendItem, SourceItem, TimerItem, TimerRefItem};
+use super::item::{self, AccountItem, EventItem, IdentityItem, PersonItem, SendItem, SourceItem, TimerItem, TimerRefItem};
 use super::sdk_error;
-use crate::domain::{EmailAddress, Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
+use crate::domain::{
+    Account, EmailAddress, Event, EventKind, GroupId, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer,
+};
 use crate::error::PortError;
 use crate::ports::{
-    Claim, Erased, Eraser, EventLog, PersonHistory, ProfileReader, Recorded, SendLedger, SourceDirectory, SuppressionList, TimerStore,
+    AccountReader, Claim, Erased, Eraser, EventLog, PersonHistory, ProfileReader, Recorded, SendLedger, SourceDirectory, SuppressionList,
+    TimerStore,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
@@ -165,6 +168,9 @@ impl EventLog for DynamoStore {
                 }
             }
             person.apply(&event);
+            if let Some(group) = event.group_id.as_ref().filter(|_| event.kind == EventKind::Group) {
+                writes.push(self.account_write(group, &event).await?);
+            }
             writes.push(self.put(
                 to_item(&EventItem::new(&event, self.event_retention)),
                 Some("attribute_not_exists(pk)"),
@@ -630,5 +636,28 @@ impl Eraser for DynamoStore {
 impl SuppressionList for DynamoStore {
     async fn is_suppressed(&self, address: &EmailAddress) -> Result<bool, PortError> {
         Ok(self.get(item::suppression_pk(address), item::SUPPRESSION_SK).await?.is_some())
+    }
+}
+
+impl DynamoStore {
+    /// The write that applies a `group` call to its account, over the version read.
+    async fn account_write(&self, group: &GroupId, event: &Event) -> Result<TransactWriteItem, PortError> {
+        let current = self.account(group).await?;
+        let (condition, read_version) = match &current {
+            Some(account) => ("#version = :version", Some(account.version)),
+            None => ("attribute_not_exists(pk)", None),
+        };
+        let mut account = current.unwrap_or_else(|| Account::new(group.clone(), event.timestamp));
+        account.apply(event);
+        self.put(to_item(&AccountItem::new(&account)), Some(condition), read_version)
+    }
+}
+
+impl AccountReader for DynamoStore {
+    async fn account(&self, id: &GroupId) -> Result<Option<Account>, PortError> {
+        match self.get(item::account_pk(id), item::ACCOUNT_SK).await? {
+            Some(found) => Ok(Some(from_item::<AccountItem>("account", found)?.account)),
+            None => Ok(None),
+        }
     }
 }

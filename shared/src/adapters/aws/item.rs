@@ -13,11 +13,12 @@
 //! | identity     | `A#<other id>`     | `A`                         | `identity` |
 //! | timer ref    | `P#<person>`       | `T#<dedup key>`             | `timer_ref` |
 //! | suppression  | `X#<address sha256>` | `X`                       | `suppression` |
+//! | account      | `G#<groupId>`      | `ACCOUNT`                   | `account` |
 //!
 //! The stream's event source mapping filters on `type = event` and `INSERT`, so the
 //! evaluator sees only new events.
 
-use crate::domain::{DedupKey, EmailAddress, Event, MessageId, Person, PersonId, SecretHash, SendRecord, Source, Timer};
+use crate::domain::{Account, DedupKey, EmailAddress, Event, GroupId, MessageId, Person, PersonId, SecretHash, SendRecord, Source, Timer};
 use crate::error::PortError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,7 @@ pub const TYPE_SOURCE: &str = "source";
 pub const TYPE_IDENTITY: &str = "identity";
 pub const TYPE_TIMER_REF: &str = "timer_ref";
 pub const TYPE_SUPPRESSION: &str = "suppression";
+pub const TYPE_ACCOUNT: &str = "account";
 
 pub fn person_pk(id: &PersonId) -> String {
     format!("P#{id}")
@@ -86,6 +88,34 @@ impl IdentityItem {
             sk: IDENTITY_SK.into(),
             item_type: TYPE_IDENTITY.into(),
             person_id: person.clone(),
+        }
+    }
+}
+
+pub fn account_pk(id: &GroupId) -> String {
+    format!("G#{id}")
+}
+
+pub const ACCOUNT_SK: &str = "ACCOUNT";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccountItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub version: u64,
+    pub account: Account,
+}
+
+impl AccountItem {
+    pub fn new(account: &Account) -> Self {
+        Self {
+            pk: account_pk(&account.id),
+            sk: ACCOUNT_SK.into(),
+            item_type: TYPE_ACCOUNT.into(),
+            version: account.version,
+            account: account.clone(),
         }
     }
 }

@@ -2,11 +2,13 @@
 //! the job queue (with visibility timeouts and a dead-letter table), the send ledger and
 //! timers. Each port method is one transaction; `synchronous=FULL` makes a commit durable.
 
-use crate::domain::{EmailAddress, Event, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer};
+use crate::domain::{
+    Account, EmailAddress, Event, EventKind, GroupId, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer,
+};
 use crate::error::PortError;
 use crate::ports::{
-    Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, PersonHistory, ProfileReader, QueuedMessage, Recorded,
-    SendLedger, SourceDirectory, SuppressionList, TimerStore,
+    AccountReader, Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, PersonHistory, ProfileReader, QueuedMessage,
+    Recorded, SendLedger, SourceDirectory, SuppressionList, TimerStore,
 };
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
@@ -67,6 +69,10 @@ CREATE TABLE IF NOT EXISTS identities (
     person_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS identities_by_person ON identities (person_id);
+CREATE TABLE IF NOT EXISTS accounts (
+    group_id TEXT PRIMARY KEY,
+    body     TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS suppressions (
     address_hash TEXT PRIMARY KEY,
     reason       TEXT NOT NULL,
@@ -223,6 +229,24 @@ impl EventLog for EmbeddedStore {
                 }
             }
             person.apply(&event);
+            if let Some(group) = event.group_id.as_ref().filter(|_| event.kind == EventKind::Group) {
+                let body: Option<String> = tx
+                    .query_row("SELECT body FROM accounts WHERE group_id = ?1", params![group.as_str()], |row| {
+                        row.get(0)
+                    })
+                    .optional()
+                    .map_err(unavailable)?;
+                let mut account = match body {
+                    Some(body) => from_json("account", &body)?,
+                    None => Account::new(group.clone(), event.timestamp),
+                };
+                account.apply(&event);
+                tx.execute(
+                    "INSERT INTO accounts (group_id, body) VALUES (?1, ?2) ON CONFLICT (group_id) DO UPDATE SET body = excluded.body",
+                    params![group.as_str(), to_json(&account)],
+                )
+                .map_err(unavailable)?;
+            }
             tx.execute(
                 "INSERT INTO events (message_id, person_id, timestamp, body) VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -610,10 +634,24 @@ impl SuppressionList for EmbeddedStore {
     }
 }
 
+impl AccountReader for EmbeddedStore {
+    async fn account(&self, id: &GroupId) -> Result<Option<Account>, PortError> {
+        self.transaction(|tx| {
+            let body: Option<String> = tx
+                .query_row("SELECT body FROM accounts WHERE group_id = ?1", params![id.as_str()], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(unavailable)?;
+            body.map(|body| from_json("account", &body)).transpose()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EventKind, MessageId};
+    use crate::domain::MessageId;
     use crate::VirtualClock;
     use chrono::TimeZone;
 
