@@ -26,7 +26,9 @@ pub(crate) async fn forward_to_ingest(State(pipeline): State<Arc<LocalPipeline>>
     };
     // As API Gateway routes them: admin paths to the admin function, the rest to ingest.
     let response = match event.raw_path.as_deref() {
-        Some(path) if path.starts_with("/v1/admin/") => nudge_fn_admin::handle(&pipeline.admin, event).await,
+        Some(path) if path.starts_with("/v1/admin/") || path.starts_with("/v1/catalog/") => {
+            nudge_fn_admin::handle(&pipeline.admin, event).await
+        }
         _ => nudge_fn_ingest::handle(&pipeline.ingest, event).await,
     };
     from_lambda_response(response)

@@ -169,7 +169,7 @@ impl LocalPipeline {
         let positions: Vec<String> = changes.iter().map(|c| c.position.clone()).collect();
         let Some(last) = positions.last().cloned() else { return Ok(()) };
         report.changes_evaluated = changes.len();
-        let failed_at = nudge_fn_evaluator::process(&self.evaluator, changes.into_iter().map(|c| (c.position, Ok(Some(c.event))))).await;
+        let failed_at = nudge_fn_evaluator::process(&self.evaluator, changes.into_iter().map(|c| (c.position, Ok(Some(c.change))))).await;
         match failed_at {
             // Like Lambda on a stream: everything before the failed record is done, the
             // failed one and the rest come again.

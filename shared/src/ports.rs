@@ -67,14 +67,32 @@ pub trait SuppressionList: Send + Sync {
     fn is_suppressed(&self, address: &crate::domain::EmailAddress) -> impl Future<Output = Result<bool, PortError>> + Send;
 }
 
-/// One stored event as the change feed reports it. `position` orders changes within the feed.
+/// One change as the change feed reports it. `position` orders changes within the feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub position: String,
-    pub event: Event,
+    pub change: crate::domain::Changed,
 }
 
-/// New events, in order, at least once. On AWS this is the table's DynamoDB stream (which
+/// Whether an upsert added an item or updated one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Added,
+    Updated,
+}
+
+/// The content catalog. Adding an item (not updating one) puts a `content_added` change on
+/// the change feed.
+pub trait Catalog: Send + Sync {
+    fn upsert(&self, item: &crate::domain::CatalogItem) -> impl Future<Output = Result<Upserted, PortError>> + Send;
+    fn item(
+        &self,
+        collection: &crate::domain::Collection,
+        id: &crate::domain::ItemId,
+    ) -> impl Future<Output = Result<Option<crate::domain::CatalogItem>, PortError>> + Send;
+}
+
+/// New events and content, in order, at least once. On AWS this is the table's DynamoDB stream (which
 /// Lambda polls itself; the adapter serves tests and local runs); embedded, a SQLite table.
 pub trait ChangeFeed: Send + Sync {
     /// Up to `max` changes after the last committed position. Until `commit`, the same

@@ -241,7 +241,7 @@ async fn signed_up_flows_from_the_api_to_ses_once_even_when_everything_is_delive
     let event_inserts = batch
         .records
         .iter()
-        .filter(|r| aws::item::event_from_stream_record(r).unwrap().is_some())
+        .filter(|r| aws::item::change_from_stream_record(r).unwrap().is_some())
         .count();
     assert_eq!(
         event_inserts, 2,

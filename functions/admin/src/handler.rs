@@ -1,13 +1,14 @@
-//! The admin function: operators' routes under `/v1/admin/`, behind API Gateway's IAM
-//! authorizer on AWS and a bearer key on `nudge serve`. It creates tracking sources, and
-//! shows or erases a person. Write keys never reach it.
+//! The admin function: operators' routes (`/v1/admin/…`, `/v1/catalog/…`), behind API
+//! Gateway's IAM authorizer on AWS and a bearer key on `nudge serve`. It creates tracking
+//! sources, shows or erases a person, and maintains the content catalog. Write keys never
+//! reach it.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
 use base64::Engine;
-use nudge_shared::domain::{Channel, PersonId, Secret, SecretHash, Source, SourceId};
-use nudge_shared::ports::{AccountReader, Eraser, PersonHistory, ProfileReader, SendLedger, SourceDirectory};
+use nudge_shared::domain::{CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, Source, SourceId};
+use nudge_shared::ports::{AccountReader, Catalog, Eraser, PersonHistory, ProfileReader, SendLedger, SourceDirectory, Upserted};
 use nudge_shared::{Clock, InvalidField, PortError};
 use serde_json::{json, Value};
 use tracing::{error, info};
@@ -51,18 +52,22 @@ enum Route {
     CreateSource,
     ShowPerson(PersonId),
     ErasePerson(PersonId),
+    PutContent(Collection, ItemId),
+    ShowContent(Collection, ItemId),
 }
 
 pub async fn handle<S, P, C>(deps: &AdminDeps<S, P, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
 where
     S: SourceDirectory,
-    P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader,
+    P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader + Catalog,
     C: Clock,
 {
     let result = match authorize(&deps.auth, &request).and_then(|()| route_for(&request)) {
         Ok(Route::CreateSource) => create_source(deps, &request).await.map(|body| (201, body)),
         Ok(Route::ShowPerson(id)) => show_person(&deps.people, &id).await.map(|body| (200, body)),
         Ok(Route::ErasePerson(id)) => erase_person(&deps.people, &id).await.map(|body| (200, body)),
+        Ok(Route::PutContent(collection, id)) => put_content(deps, collection, id, &request).await,
+        Ok(Route::ShowContent(collection, id)) => show_content(&deps.people, &collection, &id).await.map(|body| (200, body)),
         Err(error) => Err(error),
     };
     match result {
@@ -80,6 +85,19 @@ fn route_for(request: &ApiGatewayV2httpRequest) -> Result<Route, AdminError> {
     };
     if path == "/v1/admin/sources" && method == Method::POST {
         return Ok(Route::CreateSource);
+    }
+    if let Some(rest) = path.strip_prefix("/v1/catalog/") {
+        let (collection, id) = rest
+            .split_once('/')
+            .filter(|(c, i)| !c.is_empty() && !i.is_empty() && !i.contains('/'))
+            .ok_or_else(not_found)?;
+        let collection = Collection::parse(&percent_decode(collection)).map_err(|e| AdminError::Invalid(e.within("collection")))?;
+        let id = ItemId::parse(&percent_decode(id)).map_err(|e| AdminError::Invalid(e.within("itemId")))?;
+        return match *method {
+            Method::PUT => Ok(Route::PutContent(collection, id)),
+            Method::GET => Ok(Route::ShowContent(collection, id)),
+            _ => Err(not_found()),
+        };
     }
     let id = path
         .strip_prefix("/v1/admin/people/")
@@ -177,6 +195,59 @@ async fn erase_person<P: Eraser>(people: &P, id: &PersonId) -> Result<Value, Adm
     }
     info!(person = %id, events = erased.events, sends = erased.sends, timers = erased.timers, "person erased");
     Ok(json!({ "erased": erased }))
+}
+
+/// Upserts a catalog item from the JSON object in the body: 201 when it is new (which puts a
+/// `content_added` change on the feed), 200 when it replaced one.
+async fn put_content<S, P: Catalog, C: Clock>(
+    deps: &AdminDeps<S, P, C>,
+    collection: Collection,
+    id: ItemId,
+    request: &ApiGatewayV2httpRequest,
+) -> Result<(i64, Value), AdminError> {
+    let invalid = |field: &str, reason: &str| AdminError::Invalid(InvalidField::new(field, reason));
+    let fields = match serde_json::from_slice::<Value>(&body_bytes(request)?) {
+        Ok(Value::Object(fields)) => fields,
+        Ok(_) => return Err(invalid("body", "must be a JSON object of the item's fields")),
+        Err(e) => return Err(invalid("body", &format!("is not valid JSON ({e})"))),
+    };
+    for text in ["title", "url"] {
+        if fields.get(text).is_some_and(|v| !v.is_string()) {
+            return Err(invalid(text, "must be a string"));
+        }
+    }
+    if fields
+        .get("tags")
+        .is_some_and(|tags| !tags.as_array().is_some_and(|list| list.iter().all(Value::is_string)))
+    {
+        return Err(invalid("tags", "must be an array of strings"));
+    }
+    if let Some(published) = fields.get("published_at") {
+        let valid = published
+            .as_str()
+            .is_some_and(|text| chrono::DateTime::parse_from_rfc3339(text).is_ok());
+        if !valid {
+            return Err(invalid("published_at", "must be an ISO-8601 date-time"));
+        }
+    }
+    let item = CatalogItem {
+        collection,
+        id,
+        fields,
+        updated_at: deps.clock.now(),
+    };
+    let upserted = deps.people.upsert(&item).await?;
+    info!(collection = %item.collection, item = %item.id, added = (upserted == Upserted::Added), "catalog item stored");
+    let status = if upserted == Upserted::Added { 201 } else { 200 };
+    Ok((status, json!({ "item": item, "added": upserted == Upserted::Added })))
+}
+
+async fn show_content<P: Catalog>(catalog: &P, collection: &Collection, id: &ItemId) -> Result<Value, AdminError> {
+    let item = catalog.item(collection, id).await?.ok_or_else(|| AdminError::NotFound {
+        method: "GET".into(),
+        path: format!("/v1/catalog/{collection}/{id}"),
+    })?;
+    Ok(json!({ "item": item }))
 }
 
 fn authorize(auth: &AdminAuth, request: &ApiGatewayV2httpRequest) -> Result<(), AdminError> {

@@ -4,8 +4,8 @@
 
 use aws_lambda_events::dynamodb::Event as StreamBatch;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use nudge_shared::adapters::aws::item::event_from_stream_record;
-use nudge_shared::domain::Event;
+use nudge_shared::adapters::aws::item::change_from_stream_record;
+use nudge_shared::domain::Changed;
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::ports::{JobQueue, TimerStore};
 use nudge_shared::{Clock, PortError};
@@ -19,7 +19,7 @@ pub struct EvaluatorDeps<Q, T, C> {
 pub async fn handle<Q: JobQueue, T: TimerStore, C: Clock>(deps: &EvaluatorDeps<Q, T, C>, batch: StreamBatch) -> DynamoDbEventResponse {
     let changes = batch.records.iter().map(|record| {
         let position = record.change.sequence_number.clone().unwrap_or_default();
-        (position, event_from_stream_record(record))
+        (position, change_from_stream_record(record))
     });
     let mut response = DynamoDbEventResponse::default();
     if let Some(failed_at) = process(deps, changes).await {
@@ -32,14 +32,19 @@ pub async fn handle<Q: JobQueue, T: TimerStore, C: Clock>(deps: &EvaluatorDeps<Q
 
 /// Evaluates changes in order and stops at the first failure, returning its position: a
 /// stream is retried from the first failed record, so nothing after it may count as done.
-/// Records that are not new events pass through.
+/// Records that carry no change (profile updates, send records, ...) pass through.
 pub async fn process<Q: JobQueue, T: TimerStore, C: Clock>(
     deps: &EvaluatorDeps<Q, T, C>,
-    changes: impl IntoIterator<Item = (String, Result<Option<Event>, PortError>)>,
+    changes: impl IntoIterator<Item = (String, Result<Option<Changed>, PortError>)>,
 ) -> Option<String> {
     for (position, change) in changes {
         let result = match change {
-            Ok(Some(event)) => deps.evaluator.evaluate(&event, deps.clock.now()).await.map(|plan| {
+            Ok(Some(Changed::ContentAdded(item))) => {
+                // Content-triggered campaigns read these; none is configured yet.
+                info!(collection = %item.collection, item = %item.id, "content added");
+                Ok(())
+            }
+            Ok(Some(Changed::Event(event))) => deps.evaluator.evaluate(&event, deps.clock.now()).await.map(|plan| {
                 info!(message_id = %event.message_id, person = %event.person_id, now = plan.send_now.len(), later = plan.send_later.len(), "evaluated");
             }),
             Ok(None) => Ok(()),

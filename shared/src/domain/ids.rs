@@ -86,6 +86,14 @@ text_id!(
     Channel, max = 50
 );
 text_id!(
+    /// A catalog collection: `posts`, `products`, `courses`.
+    Collection, max = 100
+);
+text_id!(
+    /// An item's id within its catalog collection.
+    ItemId, max = 255
+);
+text_id!(
     /// A campaign's stable id, used in send records and dedup keys: change it and history forgets.
     CampaignId, max = 100
 );

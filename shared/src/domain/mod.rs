@@ -3,6 +3,7 @@
 
 mod account;
 mod campaign;
+mod catalog;
 mod event;
 mod ids;
 mod job;
@@ -12,8 +13,9 @@ mod source;
 
 pub use account::Account;
 pub use campaign::{builtin_campaigns, Campaign, CampaignSet, MessageClass, MessageTemplate, Trigger};
+pub use catalog::{CatalogItem, Changed};
 pub use event::{Event, EventKind, SourceStamp};
-pub use ids::{CampaignId, Channel, DedupKey, EmailAddress, EventName, GroupId, MessageId, PersonId, SourceId};
+pub use ids::{CampaignId, Channel, Collection, DedupKey, EmailAddress, EventName, GroupId, ItemId, MessageId, PersonId, SourceId};
 pub use job::{MessageJob, Timer, TriggerSnapshot};
 pub use person::Person;
 pub use send::{SendRecord, SendState, SkipReason};

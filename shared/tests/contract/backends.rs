@@ -4,8 +4,8 @@ use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
 use nudge_shared::domain::EmailAddress;
 use nudge_shared::ports::{
-    AccountReader, ChangeFeed, Eraser, EventLog, JobQueue, JobSource, Mailer, PersonHistory, ProfileReader, SendLedger, SourceDirectory,
-    SuppressionList, TimerStore,
+    AccountReader, Catalog, ChangeFeed, Eraser, EventLog, JobQueue, JobSource, Mailer, PersonHistory, ProfileReader, SendLedger,
+    SourceDirectory, SuppressionList, TimerStore,
 };
 use nudge_shared::VirtualClock;
 use std::sync::Arc;
@@ -19,7 +19,8 @@ pub trait Backend {
         + PersonHistory
         + Eraser
         + SuppressionList
-        + AccountReader;
+        + AccountReader
+        + Catalog;
     type Feed: ChangeFeed;
     type Queue: JobQueue + JobSource;
     type Mailer: Mailer;

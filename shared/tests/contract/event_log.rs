@@ -87,7 +87,10 @@ pub async fn every_call_type_and_field_round_trips(backend: impl Backend) {
                 .await
                 .unwrap();
         }
-        fed.extend(changes.into_iter().map(|c| c.event));
+        fed.extend(changes.into_iter().filter_map(|c| match c.change {
+            nudge_shared::domain::Changed::Event(event) => Some(event),
+            _ => None,
+        }));
         if fed.len() >= parsed.events.len() {
             break;
         }

@@ -31,6 +31,7 @@ contract!(
     event_log::an_unknown_person_has_no_profile,
     feed::recorded_events_come_in_order_until_committed,
     feed::a_duplicate_event_is_not_fed_twice,
+    feed::an_added_catalog_item_is_fed_once_and_an_update_is_not,
     queue::enqueued_jobs_are_received_intact_and_acknowledged,
     queue::an_unacknowledged_job_comes_back,
     queue::more_jobs_than_one_batch_all_arrive,

@@ -193,3 +193,55 @@ async fn erasing_a_person_removes_them_and_suppresses_their_address() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_new_catalog_item_is_added_once_and_then_updated() {
+    use nudge_shared::domain::Changed;
+    use nudge_shared::ports::ChangeFeed;
+    let deps = deps();
+    let response = handle(&deps, fixture(include_bytes!("../../fixtures/put-catalog-item.json"))).await;
+    assert_eq!(response.status_code, 201, "{:?}", body(&response));
+    assert_eq!(body(&response)["added"], true);
+    assert_eq!(
+        body(&response)["item"]["fields"]["author"],
+        "Ada",
+        "fields beyond the known ones are kept"
+    );
+    let again = handle(&deps, fixture(include_bytes!("../../fixtures/put-catalog-item.json"))).await;
+    assert_eq!((again.status_code, body(&again)["added"].clone()), (200, json!(false)));
+
+    let changes = deps.people.poll(10).await.unwrap();
+    assert_eq!(changes.len(), 1, "one content_added for the new item, none for the update");
+    assert!(matches!(&changes[0].change, Changed::ContentAdded(item) if item.id.as_str() == "launch-week"));
+
+    let mut get = fixture(include_bytes!("../../fixtures/put-catalog-item.json"));
+    get.request_context.http.method = aws_lambda_events::http::Method::GET;
+    let shown = handle(&deps, get).await;
+    assert_eq!(shown.status_code, 200);
+    assert_eq!(body(&shown)["item"]["fields"]["title"], "Launch week recap");
+}
+
+#[tokio::test]
+async fn a_bad_catalog_item_names_the_field() {
+    for (fields, field) in [
+        (json!({"title": 7}), "title"),
+        (json!({"tags": "rust"}), "tags"),
+        (json!({"published_at": "last week"}), "published_at"),
+        (json!(["not", "an", "object"]), "body"),
+    ] {
+        let mut request = fixture(include_bytes!("../../fixtures/put-catalog-item.json"));
+        request.body = Some(fields.to_string());
+        let response = handle(&deps(), request).await;
+        assert_eq!(
+            (response.status_code, body(&response)["error"]["field"].clone()),
+            (400, json!(field))
+        );
+    }
+    let mut unsigned = fixture(include_bytes!("../../fixtures/put-catalog-item.json"));
+    unsigned.headers.remove("authorization");
+    assert_eq!(
+        handle(&deps(), unsigned).await.status_code,
+        401,
+        "a write key cannot change the catalog"
+    );
+}

@@ -2,17 +2,18 @@
 //! Recording an event is one transaction (dedup marker + event + profile), so an event is
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
-use super::item::{self, AccountItem, EventItem, IdentityItem, PersonItem, SendItem, SourceItem, TimerItem, TimerRefItem};
+use super::item::{self, AccountItem, CatalogItemRow, EventItem, IdentityItem, PersonItem, SendItem, SourceItem, TimerItem, TimerRefItem};
 use super::sdk_error;
 use crate::domain::{
-    Account, EmailAddress, Event, EventKind, GroupId, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer,
+    Account, CatalogItem, Collection, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, SecretHash,
+    SendRecord, SendState, Source, Timer,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Claim, Erased, Eraser, EventLog, PersonHistory, ProfileReader, Recorded, SendLedger, SourceDirectory, SuppressionList,
-    TimerStore,
+    AccountReader, Catalog, Claim, Erased, Eraser, EventLog, PersonHistory, ProfileReader, Recorded, SendLedger, SourceDirectory,
+    SuppressionList, TimerStore, Upserted,
 };
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use serde::{de::DeserializeOwned, Serialize};
@@ -650,6 +651,33 @@ impl DynamoStore {
         let mut account = current.unwrap_or_else(|| Account::new(group.clone(), event.timestamp));
         account.apply(event);
         self.put(to_item(&AccountItem::new(&account)), Some(condition), read_version)
+    }
+}
+
+impl Catalog for DynamoStore {
+    async fn upsert(&self, item: &CatalogItem) -> Result<Upserted, PortError> {
+        let output = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&CatalogItemRow::new(item))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        // The insert itself is the `content_added` change: the stream carries it.
+        Ok(if output.attributes.is_some_and(|old| !old.is_empty()) {
+            Upserted::Updated
+        } else {
+            Upserted::Added
+        })
+    }
+
+    async fn item(&self, collection: &Collection, id: &ItemId) -> Result<Option<CatalogItem>, PortError> {
+        match self.get(item::catalog_pk(collection), id.as_str()).await? {
+            Some(found) => Ok(Some(from_item::<CatalogItemRow>("catalog item", found)?.item)),
+            None => Ok(None),
+        }
     }
 }
 

@@ -14,11 +14,15 @@
 //! | timer ref    | `P#<person>`       | `T#<dedup key>`             | `timer_ref` |
 //! | suppression  | `X#<address sha256>` | `X`                       | `suppression` |
 //! | account      | `G#<groupId>`      | `ACCOUNT`                   | `account` |
+//! | catalog item | `C#<collection>`   | `<itemId>`                  | `content` |
 //!
-//! The stream's event source mapping filters on `type = event` and `INSERT`, so the
-//! evaluator sees only new events.
+//! The stream's event source mapping filters on `INSERT` of `type = event` or `content`,
+//! so the evaluator sees only new events and new catalog items.
 
-use crate::domain::{Account, DedupKey, EmailAddress, Event, GroupId, MessageId, Person, PersonId, SecretHash, SendRecord, Source, Timer};
+use crate::domain::{
+    Account, CatalogItem, Changed, Collection, DedupKey, EmailAddress, Event, GroupId, MessageId, Person, PersonId, SecretHash, SendRecord,
+    Source, Timer,
+};
 use crate::error::PortError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -34,6 +38,7 @@ pub const TYPE_IDENTITY: &str = "identity";
 pub const TYPE_TIMER_REF: &str = "timer_ref";
 pub const TYPE_SUPPRESSION: &str = "suppression";
 pub const TYPE_ACCOUNT: &str = "account";
+pub const TYPE_CONTENT: &str = "content";
 
 pub fn person_pk(id: &PersonId) -> String {
     format!("P#{id}")
@@ -88,6 +93,30 @@ impl IdentityItem {
             sk: IDENTITY_SK.into(),
             item_type: TYPE_IDENTITY.into(),
             person_id: person.clone(),
+        }
+    }
+}
+
+pub fn catalog_pk(collection: &Collection) -> String {
+    format!("C#{collection}")
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CatalogItemRow {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub item: CatalogItem,
+}
+
+impl CatalogItemRow {
+    pub fn new(item: &CatalogItem) -> Self {
+        Self {
+            pk: catalog_pk(&item.collection),
+            sk: item.id.to_string(),
+            item_type: TYPE_CONTENT.into(),
+            item: item.clone(),
         }
     }
 }
@@ -251,21 +280,27 @@ struct TypeOnly {
     item_type: Option<String>,
 }
 
-/// The event a stream record carries, if it is the insert of an event item. Anything else on
-/// the stream (profile updates, send records, timers) is `None`.
-pub fn event_from_image(event_name: &str, new_image: serde_dynamo::Item) -> Result<Option<Event>, PortError> {
+/// The change a stream record carries, if it is the insert of an event or a catalog item.
+/// Anything else on the stream (profile updates, send records, timers, removals) is `None`.
+pub fn change_from_image(event_name: &str, new_image: serde_dynamo::Item) -> Result<Option<Changed>, PortError> {
     if event_name != "INSERT" {
         return Ok(None);
     }
     let kind: TypeOnly = serde_dynamo::from_item(new_image.clone()).map_err(|e| PortError::corrupt("stream record", e))?;
-    if kind.item_type.as_deref() != Some(TYPE_EVENT) {
-        return Ok(None);
+    match kind.item_type.as_deref() {
+        Some(TYPE_EVENT) => {
+            let row: EventItem = serde_dynamo::from_item(new_image).map_err(|e| PortError::corrupt("stream record", e))?;
+            Ok(Some(Changed::Event(row.event)))
+        }
+        Some(TYPE_CONTENT) => {
+            let row: CatalogItemRow = serde_dynamo::from_item(new_image).map_err(|e| PortError::corrupt("stream record", e))?;
+            Ok(Some(Changed::ContentAdded(row.item)))
+        }
+        _ => Ok(None),
     }
-    let item: EventItem = serde_dynamo::from_item(new_image).map_err(|e| PortError::corrupt("stream record", e))?;
-    Ok(Some(item.event))
 }
 
-/// The event in a Lambda DynamoDB stream record (see `event_from_image`).
-pub fn event_from_stream_record(record: &aws_lambda_events::dynamodb::EventRecord) -> Result<Option<Event>, PortError> {
-    event_from_image(&record.event_name, record.change.new_image.clone())
+/// The change in a Lambda DynamoDB stream record (see `change_from_image`).
+pub fn change_from_stream_record(record: &aws_lambda_events::dynamodb::EventRecord) -> Result<Option<Changed>, PortError> {
+    change_from_image(&record.event_name, record.change.new_image.clone())
 }

@@ -4,7 +4,7 @@
 //! `ChangeFeed` side decodes them with the evaluator's own decoder.
 //! Positions are kept in memory: a new instance starts again from the oldest record.
 
-use super::item::event_from_stream_record;
+use super::item::change_from_stream_record;
 use super::sdk_error;
 use crate::error::PortError;
 use crate::ports::{Change, ChangeFeed};
@@ -128,10 +128,10 @@ impl ChangeFeed for DynamoStreamFeed {
         }
         let mut changes = Vec::new();
         for record in pending.iter().take(max) {
-            if let Some(event) = event_from_stream_record(record)? {
+            if let Some(change) = change_from_stream_record(record)? {
                 changes.push(Change {
                     position: record.change.sequence_number.clone().unwrap_or_default(),
-                    event,
+                    change,
                 });
             }
         }

@@ -3,12 +3,13 @@
 //! timers. Each port method is one transaction; `synchronous=FULL` makes a commit durable.
 
 use crate::domain::{
-    Account, EmailAddress, Event, EventKind, GroupId, MessageJob, Person, PersonId, SecretHash, SendRecord, SendState, Source, Timer,
+    Account, CatalogItem, Changed, Collection, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, SecretHash,
+    SendRecord, SendState, Source, Timer,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, PersonHistory, ProfileReader, QueuedMessage,
-    Recorded, SendLedger, SourceDirectory, SuppressionList, TimerStore,
+    AccountReader, Catalog, Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, PersonHistory, ProfileReader,
+    QueuedMessage, Recorded, SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted,
 };
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
@@ -28,9 +29,18 @@ CREATE TABLE IF NOT EXISTS people (
     person_id TEXT PRIMARY KEY,
     body      TEXT NOT NULL
 );
+-- One row per change: an event (message_id) or a catalog item added (collection, item_id).
 CREATE TABLE IF NOT EXISTS changes (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL
+    message_id TEXT,
+    collection TEXT,
+    item_id    TEXT
+);
+CREATE TABLE IF NOT EXISTS catalog (
+    collection TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (collection, item_id)
 );
 CREATE TABLE IF NOT EXISTS feed_cursor (
     consumer TEXT PRIMARY KEY,
@@ -327,19 +337,41 @@ impl ChangeFeed for EmbeddedStore {
     async fn poll(&self, max: usize) -> Result<Vec<Change>, PortError> {
         self.transaction(|tx| {
             let after: i64 = tx
-                .query_row("SELECT seq FROM feed_cursor WHERE consumer = ?1", params![FEED_CONSUMER], |row| row.get(0))
+                .query_row("SELECT seq FROM feed_cursor WHERE consumer = ?1", params![FEED_CONSUMER], |row| {
+                    row.get(0)
+                })
                 .optional()
                 .map_err(unavailable)?
                 .unwrap_or(0);
+            // Changes whose event was erased (or expired) since are passed over.
             let mut statement = tx
-                .prepare("SELECT c.seq, e.body FROM changes c JOIN events e ON e.message_id = c.message_id WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2")
+                .prepare(
+                    "SELECT c.seq, e.body, k.body FROM changes c
+                     LEFT JOIN events e ON e.message_id = c.message_id
+                     LEFT JOIN catalog k ON k.collection = c.collection AND k.item_id = c.item_id
+                     WHERE c.seq > ?1 AND (e.body IS NOT NULL OR k.body IS NOT NULL) ORDER BY c.seq LIMIT ?2",
+                )
                 .map_err(unavailable)?;
             let rows = statement
-                .query_map(params![after, max as i64], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))
+                .query_map(params![after, max as i64], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                    ))
+                })
                 .map_err(unavailable)?;
             rows.map(|row| {
-                let (seq, body) = row.map_err(unavailable)?;
-                Ok(Change { position: seq.to_string(), event: from_json("event", &body)? })
+                let (seq, event, content) = row.map_err(unavailable)?;
+                let change = match (event, content) {
+                    (Some(event), _) => Changed::Event(from_json("event", &event)?),
+                    (None, Some(content)) => Changed::ContentAdded(from_json("catalog item", &content)?),
+                    (None, None) => unreachable!("filtered out by the query"),
+                };
+                Ok(Change {
+                    position: seq.to_string(),
+                    change,
+                })
             })
             .collect()
         })
@@ -630,6 +662,51 @@ impl SuppressionList for EmbeddedStore {
                 .optional()
                 .map_err(unavailable)?;
             Ok(found.is_some())
+        })
+    }
+}
+
+impl Catalog for EmbeddedStore {
+    async fn upsert(&self, item: &CatalogItem) -> Result<Upserted, PortError> {
+        self.transaction(|tx| {
+            let existed = tx
+                .query_row(
+                    "SELECT 1 FROM catalog WHERE collection = ?1 AND item_id = ?2",
+                    params![item.collection.as_str(), item.id.as_str()],
+                    |row| row.get::<_, i64>(0),
+                )
+                .optional()
+                .map_err(unavailable)?
+                .is_some();
+            tx.execute(
+                "INSERT INTO catalog (collection, item_id, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (collection, item_id) DO UPDATE SET body = excluded.body",
+                params![item.collection.as_str(), item.id.as_str(), to_json(item)],
+            )
+            .map_err(unavailable)?;
+            if existed {
+                return Ok(Upserted::Updated);
+            }
+            tx.execute(
+                "INSERT INTO changes (collection, item_id) VALUES (?1, ?2)",
+                params![item.collection.as_str(), item.id.as_str()],
+            )
+            .map_err(unavailable)?;
+            Ok(Upserted::Added)
+        })
+    }
+
+    async fn item(&self, collection: &Collection, id: &ItemId) -> Result<Option<CatalogItem>, PortError> {
+        self.transaction(|tx| {
+            let body: Option<String> = tx
+                .query_row(
+                    "SELECT body FROM catalog WHERE collection = ?1 AND item_id = ?2",
+                    params![collection.as_str(), id.as_str()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            body.map(|body| from_json("catalog item", &body)).transpose()
         })
     }
 }
