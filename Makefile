@@ -21,13 +21,14 @@ AWS_OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET
 # Lambda's default is arm64; build it where the aarch64 standard library is installed.
 ARCH ?= $(if $(shell rustup target list --installed 2>/dev/null | grep aarch64-unknown-linux-gnu),arm64,x86_64)
 
-.PHONY: help demo serve test test-rust lint-template fmt-check package clean
+.PHONY: help demo serve test test-rust lint-template fmt-check package bench clean
 
 help:
 	@echo "make demo           run the demo on the embedded default (outbox in nudge-out/)"
 	@echo "make serve          run the tracking API and pipeline locally on :8080"
 	@echo "make test           everything CI runs: Rust tests (AWS ones on the local emulator) + template lint"
 	@echo "make package        sam build: every function's deployable artifact (ARCH=$(ARCH))"
+	@echo "make bench          measurements (not tests): ingest rate embedded, DynamoDB requests per 1,000 events"
 	@echo "make clean          remove build outputs and the local venvs"
 
 demo:
@@ -79,6 +80,12 @@ package: $(TOOLS_VENV)/.installed $(PACKAGE_VENV)/.installed
 		test -x .aws-sam/build/$${f}Function/bootstrap || { echo "missing .aws-sam/build/$${f}Function/bootstrap" >&2; exit 1; }; \
 		echo "$${f}Function: .aws-sam/build/$${f}Function/bootstrap ($$(file -b .aws-sam/build/$${f}Function/bootstrap | cut -d, -f1-2))"; \
 	done
+
+# Measurements, not tests: the report goes to stdout and target/bench/ingest.md.
+bench: $(EMULATOR_VENV)/.installed
+	mkdir -p target/bench
+	cargo build --release -p nudge-benches
+	infra/with-emulator.sh target/release/ingest-bench | tee target/bench/ingest.md
 
 clean:
 	cargo clean
