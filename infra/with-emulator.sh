@@ -14,7 +14,17 @@ log="$root/target/emulator.log"
 mkdir -p "$root/target"
 "$moto" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true' EXIT
+# Stop the emulator however the command ends; a busy one gets five seconds, then SIGKILL.
+stop_emulator() {
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+trap stop_emulator EXIT
 
 endpoint="http://127.0.0.1:$port"
 answers() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$endpoint/moto-api/" >/dev/null 2>&1; }
