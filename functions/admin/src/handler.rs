@@ -4,9 +4,8 @@
 //! reach it.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
-use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
-use base64::Engine;
+use aws_lambda_events::http::Method;
+use nudge_shared::adapters::aws::apigw::{body_bytes, header, json_response};
 use nudge_shared::domain::{CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, Source, SourceId};
 use nudge_shared::ports::{AccountReader, Catalog, Eraser, PersonHistory, ProfileReader, SendLedger, SourceDirectory, Upserted};
 use nudge_shared::{Clock, InvalidField, PortError};
@@ -140,7 +139,7 @@ async fn create_source<S: SourceDirectory, P, C: Clock>(
     deps: &AdminDeps<S, P, C>,
     request: &ApiGatewayV2httpRequest,
 ) -> Result<Value, AdminError> {
-    let body: Value = serde_json::from_slice(&body_bytes(request)?)
+    let body: Value = serde_json::from_slice(&body_bytes(request).map_err(AdminError::Invalid)?)
         .map_err(|e| AdminError::Invalid(InvalidField::new("body", format!("is not valid JSON ({e})"))))?;
     let text = |name: &str| {
         body.get(name)
@@ -206,7 +205,7 @@ async fn put_content<S, P: Catalog, C: Clock>(
     request: &ApiGatewayV2httpRequest,
 ) -> Result<(i64, Value), AdminError> {
     let invalid = |field: &str, reason: &str| AdminError::Invalid(InvalidField::new(field, reason));
-    let fields = match serde_json::from_slice::<Value>(&body_bytes(request)?) {
+    let fields = match serde_json::from_slice::<Value>(&body_bytes(request).map_err(AdminError::Invalid)?) {
         Ok(Value::Object(fields)) => fields,
         Ok(_) => return Err(invalid("body", "must be a JSON object of the item's fields")),
         Err(e) => return Err(invalid("body", &format!("is not valid JSON ({e})"))),
@@ -253,25 +252,11 @@ async fn show_content<P: Catalog>(catalog: &P, collection: &Collection, id: &Ite
 fn authorize(auth: &AdminAuth, request: &ApiGatewayV2httpRequest) -> Result<(), AdminError> {
     let allowed = match auth {
         AdminAuth::Iam => request.request_context.authorizer.as_ref().is_some_and(|a| a.iam.is_some()),
-        AdminAuth::Key(expected) => request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
+        AdminAuth::Key(expected) => header(request, "authorization")
             .and_then(|value| value.strip_prefix("Bearer ").map(|key| Secret::new(key.trim()).hash()))
             .is_some_and(|presented| presented.matches(expected)),
     };
     allowed.then_some(()).ok_or(AdminError::Unauthorized)
-}
-
-fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, AdminError> {
-    let body = request.body.as_deref().unwrap_or_default();
-    if request.is_base64_encoded {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|e| AdminError::Invalid(InvalidField::new("body", format!("is not valid base64 ({e})"))))
-    } else {
-        Ok(body.as_bytes().to_vec())
-    }
 }
 
 /// The one place errors become HTTP: status, and a JSON body naming the field at fault.
@@ -292,14 +277,4 @@ pub fn error_response(error: &AdminError) -> ApiGatewayV2httpResponse {
         body["error"]["field"] = json!(field.field);
     }
     json_response(status, body)
-}
-
-fn json_response(status: i64, body: Value) -> ApiGatewayV2httpResponse {
-    let mut headers = HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
-    let mut response = ApiGatewayV2httpResponse::default();
-    response.status_code = status;
-    response.headers = headers;
-    response.body = Some(Body::Text(body.to_string()));
-    response
 }

@@ -3,9 +3,8 @@
 //! browsers; a write key can only add data. `nudge serve` drives this same function.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
-use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
-use base64::Engine;
+use aws_lambda_events::http::{HeaderValue, Method};
+use nudge_shared::adapters::aws::apigw::{body_bytes, header, json_response};
 use nudge_shared::domain::{Secret, Source, SourceStamp};
 use nudge_shared::ingest::{self, CallType, IngestError, Request};
 use nudge_shared::ports::{EventLog, Recorded, SourceDirectory};
@@ -148,15 +147,11 @@ async fn authenticate<S: SourceDirectory>(sources: &S, key: &Secret) -> Result<S
         .ok_or(ApiError::Unauthorized("the write key is not valid"))
 }
 
-fn header<'a>(request: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
-    request.headers.get(name).and_then(|v| v.to_str().ok())
-}
-
 /// The body as sent: base64 undone (API Gateway's doing for binary bodies), and gzip undone
 /// when the client compressed it (Segment's libraries can). Decompression stops past the
 /// batch limit, so a small bomb cannot expand into memory.
 fn decoded_body(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiError> {
-    let body = body_bytes(request)?;
+    let body = body_bytes(request).map_err(ApiError::Invalid)?;
     let gzipped = header(request, "content-encoding").is_some_and(|e| e.trim().eq_ignore_ascii_case("gzip"));
     if !gzipped {
         return Ok(body);
@@ -169,17 +164,6 @@ fn decoded_body(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiError> 
     )
     .map_err(|e| ApiError::Invalid(InvalidField::new("body", format!("is not valid gzip ({e})"))))?;
     Ok(inflated)
-}
-
-fn body_bytes(request: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiError> {
-    let body = request.body.as_deref().unwrap_or_default();
-    if request.is_base64_encoded {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|e| ApiError::Invalid(InvalidField::new("body", format!("is not valid base64 ({e})"))))
-    } else {
-        Ok(body.as_bytes().to_vec())
-    }
 }
 
 /// The one place errors become HTTP: status, and a JSON body naming the field at fault.
@@ -217,15 +201,5 @@ fn preflight_response() -> ApiGatewayV2httpResponse {
     ] {
         response.headers.insert(name, HeaderValue::from_static(value));
     }
-    response
-}
-
-fn json_response(status: i64, body: Value) -> ApiGatewayV2httpResponse {
-    let mut headers = HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
-    let mut response = ApiGatewayV2httpResponse::default();
-    response.status_code = status;
-    response.headers = headers;
-    response.body = Some(Body::Text(body.to_string()));
     response
 }

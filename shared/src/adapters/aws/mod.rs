@@ -2,6 +2,7 @@
 //! needs and builds without the SDK; the rest talk to DynamoDB, Streams, SQS and SES v2,
 //! at `AWS_ENDPOINT_URL` when set (the local emulator in tests).
 
+pub mod apigw;
 pub mod item;
 
 #[cfg(feature = "aws")]
