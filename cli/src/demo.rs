@@ -307,7 +307,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         }
         clock.advance_to(tick_end);
         let round = pipeline.run_until_idle(&mut redelivery).await?;
-        accumulate(&mut totals, round);
+        totals.add(round);
         progress.show(tick_end, &store)?;
     }
     progress.finish();
@@ -380,14 +380,6 @@ async fn post(pipeline: &Arc<LocalPipeline>, call: &Call, write_key: &Secret) ->
     }
     let duplicate = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["duplicate"] == true);
     Ok((status, duplicate))
-}
-
-fn accumulate(total: &mut PumpReport, round: PumpReport) {
-    total.changes_evaluated += round.changes_evaluated;
-    total.jobs_handled += round.jobs_handled;
-    total.timers_fired += round.timers_fired;
-    total.changes_redelivered += round.changes_redelivered;
-    total.jobs_redelivered += round.jobs_redelivered;
 }
 
 /// A line of progress every simulated six hours (in place on a terminal).

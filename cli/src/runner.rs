@@ -72,7 +72,7 @@ impl PumpReport {
         self.changes_evaluated == 0 && self.jobs_handled == 0 && self.timers_fired == 0
     }
 
-    fn add(&mut self, other: PumpReport) {
+    pub fn add(&mut self, other: PumpReport) {
         self.changes_evaluated += other.changes_evaluated;
         self.jobs_handled += other.jobs_handled;
         self.timers_fired += other.timers_fired;

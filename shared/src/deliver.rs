@@ -57,6 +57,18 @@ impl<P: ProfileReader, L: SendLedger + SuppressionList, M: Mailer, C: Clock> Del
                 return Err(error);
             }
         };
+        if matches!(
+            state,
+            SendState::Skipped {
+                reason: SkipReason::UnknownPerson,
+                ..
+            }
+        ) {
+            // Nobody to write about (never known, or erased since the job was queued): a
+            // record would put the id back in the store. Give the claim back and stop.
+            self.ledger.release(job).await?;
+            return Ok(Delivered::Settled(state));
+        }
         let record = SendRecord {
             dedup_key: job.dedup_key.clone(),
             person_id: job.person_id.clone(),

@@ -150,3 +150,18 @@ async fn a_throttled_send_is_retried_and_succeeds_later() {
     assert!(failures(&retry).is_empty());
     assert_eq!(world.sent_files().len(), 1);
 }
+
+#[tokio::test]
+async fn a_job_for_an_erased_person_is_acknowledged_and_leaves_no_record() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com"})).await;
+    nudge_shared::ports::Eraser::erase(&world.store, &PersonId::parse("user-1").unwrap())
+        .await
+        .unwrap();
+    let response = handle(&world.deps(world.outbox()), welcome_job()).await;
+    assert!(failures(&response).is_empty(), "nothing to retry");
+    assert!(world.sent_files().is_empty());
+    assert!(
+        world.store.sends_to(&PersonId::parse("user-1").unwrap()).await.unwrap().is_empty(),
+        "the erased id is not written back"
+    );
+}
