@@ -20,6 +20,7 @@ pub mod ports;
 pub mod render;
 pub mod schedule;
 pub mod sources;
+pub mod template;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use error::{InvalidField, PortError};

@@ -22,8 +22,20 @@ fn parse_id(value: &str, max_len: usize) -> Result<String, String> {
     Ok(trimmed.to_string())
 }
 
+/// A name that appears in URLs, keys and file names: ASCII letters, digits, `-` and `_`.
+fn parse_slug(value: &str, max: usize) -> Result<String, String> {
+    let id = parse_id(value, max)?;
+    if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err("may contain only letters, digits, '-' and '_'".into());
+    }
+    Ok(id)
+}
+
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, max = $max:expr) => {
+        text_id!($(#[$doc])* $name, max = $max, check = parse_id);
+    };
+    ($(#[$doc:meta])* $name:ident, max = $max:expr, check = $check:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -32,7 +44,7 @@ macro_rules! text_id {
         impl $name {
             /// Parses `value`; the error's field is empty, for the caller to name.
             pub fn parse(value: &str) -> Result<Self, InvalidField> {
-                parse_id(value, $max).map(Self).map_err(|reason| InvalidField::new("", reason))
+                $check(value, $max).map(Self).map_err(|reason| InvalidField::new("", reason))
             }
 
             pub fn as_str(&self) -> &str {
@@ -92,6 +104,14 @@ text_id!(
 text_id!(
     /// An item's id within its catalog collection.
     ItemId, max = 255
+);
+text_id!(
+    /// A template's name: its file name without the extension (`welcome.mjml` is `welcome`).
+    TemplateName, max = 100, check = parse_slug
+);
+text_id!(
+    /// A subscription topic (`product_updates`, `newsletter`): what a person can unsubscribe from.
+    Topic, max = 100, check = parse_slug
 );
 text_id!(
     /// A campaign's stable id, used in send records and dedup keys: change it and history forgets.
