@@ -1,11 +1,15 @@
 //! The sender: one message job in, at most one email out. The send is claimed in the
 //! ledger before the mailer is called, so redelivered jobs find it settled.
 
-use crate::domain::{CampaignSet, MessageJob, SendRecord, SendState, SkipReason};
+use crate::domain::{CampaignSet, MessageClass, MessageJob, SendRecord, SendState, SkipReason};
 use crate::error::PortError;
-use crate::mime::{build_message, Envelope, SenderIdentity};
-use crate::ports::{Claim, MailError, Mailer, OutgoingEmail, ProfileReader, SendLedger, SuppressionList};
-use crate::render::RenderContext;
+use crate::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
+use crate::ports::{
+    AccountReader, Claim, MailError, Mailer, OutgoingEmail, PreferenceStore, ProfileReader, SendLedger, SuppressionList, TemplateStore,
+};
+use crate::template::{Links, RenderContext};
+use crate::templates::{LibraryError, TemplateLibrary};
+use crate::unsubscribe::{UnsubscribeLinks, UnsubscribeToken};
 use crate::Clock;
 use chrono::Duration;
 use tracing::{info, warn};
@@ -30,19 +34,32 @@ pub enum DeliverError {
     Mail(MailError),
 }
 
-pub struct Deliverer<P, L, M, C> {
+pub struct Deliverer<P, L, T, M, C> {
     pub campaigns: CampaignSet,
+    /// Profiles and accounts.
     pub profiles: P,
+    /// The send ledger, the suppression list and subscription preferences.
     pub ledger: L,
+    pub templates: TemplateLibrary<T>,
     pub mailer: M,
     pub clock: C,
     pub identity: SenderIdentity,
+    /// The sender's postal address, for `{{ postal_address }}` in marketing footers.
+    pub postal_address: String,
+    pub unsubscribe: UnsubscribeLinks,
     /// How long a claim protects a send whose sender may have died. Longer than any one
     /// delivery takes; shorter than the queue's retry horizon.
     pub claim_lease: Duration,
 }
 
-impl<P: ProfileReader, L: SendLedger + SuppressionList, M: Mailer, C: Clock> Deliverer<P, L, M, C> {
+impl<P, L, T, M, C> Deliverer<P, L, T, M, C>
+where
+    P: ProfileReader + AccountReader,
+    L: SendLedger + SuppressionList + PreferenceStore,
+    T: TemplateStore,
+    M: Mailer,
+    C: Clock,
+{
     pub async fn deliver(&self, job: &MessageJob) -> Result<Delivered, DeliverError> {
         match self.ledger.claim(job, self.clock.now(), self.claim_lease).await? {
             Claim::Acquired => {}
@@ -108,15 +125,46 @@ impl<P: ProfileReader, L: SendLedger + SuppressionList, M: Mailer, C: Clock> Del
         if self.ledger.is_suppressed(&to).await? {
             return skipped(SkipReason::Suppressed);
         }
+        let marketing = campaign.class == MessageClass::Marketing;
+        // Read on every marketing send, so an unsubscribe takes effect before the next one.
+        if marketing && !self.ledger.preferences(&person.id).await?.allows(campaign.topic.as_ref()) {
+            return skipped(SkipReason::Unsubscribed {
+                topic: campaign.topic.clone(),
+            });
+        }
+        let template = match self.templates.resolve(&campaign.template).await {
+            Ok(template) => template,
+            Err(LibraryError::Port(error)) => return Err(error.into()),
+            Err(error) => return failed(error.to_string()),
+        };
+        let account = match person.accounts.iter().next() {
+            Some(id) => self.profiles.account(id).await?,
+            None => None,
+        };
+        let token = UnsubscribeToken {
+            person: person.id.clone(),
+            topic: if marketing { campaign.topic.clone() } else { None },
+        };
+        let links = Links {
+            unsubscribe_url: marketing.then(|| self.unsubscribe.url(&token)),
+            preferences_url: Some(self.unsubscribe.url(&token)),
+            view_in_browser_url: None,
+        };
         let context = RenderContext {
             person: &person,
-            event: &job.trigger,
+            trigger: &job.trigger,
+            campaign_id: &campaign.id,
             campaign_name: &campaign.name,
+            account: account.as_ref(),
+            content: None,
             company: &self.identity.name,
+            postal_address: &self.postal_address,
+            links: &links,
+            now: self.clock.now(),
         };
-        let content = match campaign.template.render(&context) {
+        let content = match template.render(&context) {
             Ok(content) => content,
-            Err(error) => return failed(error.to_string()),
+            Err(error) => return failed(format!("template {} v{}: {error}", template.name, template.version)),
         };
         let to_name = person.traits.get("name").and_then(|v| v.as_str());
         let envelope = Envelope {
@@ -126,6 +174,10 @@ impl<P: ProfileReader, L: SendLedger + SuppressionList, M: Mailer, C: Clock> Del
             dedup_key: &job.dedup_key,
             campaign: &campaign.id,
             date: self.clock.now(),
+            list_unsubscribe: marketing.then(|| ListUnsubscribe {
+                url: self.unsubscribe.url(&token),
+                mailto: self.unsubscribe.mailto(&token),
+            }),
         };
         let raw = match build_message(&envelope, &content) {
             Ok(raw) => raw,
@@ -144,6 +196,8 @@ impl<P: ProfileReader, L: SendLedger + SuppressionList, M: Mailer, C: Clock> Del
                     at: self.clock.now(),
                     provider_message_id,
                     subject: content.subject,
+                    template: Some(template.name.clone()),
+                    template_version: template.version,
                 })
             }
             Err(MailError::Rejected(detail)) => {

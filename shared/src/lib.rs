@@ -17,10 +17,11 @@ pub mod evaluate;
 pub mod ingest;
 pub mod mime;
 pub mod ports;
-pub mod render;
 pub mod schedule;
 pub mod sources;
 pub mod template;
+pub mod templates;
+pub mod unsubscribe;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use error::{InvalidField, PortError};

@@ -3,7 +3,7 @@
 //! Everything that reaches a header has been parsed or folded first: no header injection.
 
 use crate::domain::{CampaignId, DedupKey, EmailAddress};
-use crate::render::RenderedMessage;
+use crate::template::RenderedMessage;
 use chrono::{DateTime, Utc};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -30,6 +30,30 @@ pub struct Envelope<'a> {
     pub dedup_key: &'a DedupKey,
     pub campaign: &'a CampaignId,
     pub date: DateTime<Utc>,
+    /// Marketing mail: where `List-Unsubscribe` points (RFC 2369 / RFC 8058 one-click).
+    pub list_unsubscribe: Option<ListUnsubscribe>,
+}
+
+/// The targets of `List-Unsubscribe`: an https URL that takes the one-click POST, and
+/// optionally a mailto.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListUnsubscribe {
+    pub url: String,
+    pub mailto: Option<String>,
+}
+
+impl ListUnsubscribe {
+    fn header_value(&self) -> Result<String, MimeError> {
+        let mut value = format!("<{}>", self.url);
+        if let Some(mailto) = &self.mailto {
+            value.push_str(&format!(", <{mailto}>"));
+        }
+        // URLs come from configuration and signed tokens; still, nothing may end the header.
+        if value.chars().any(char::is_control) {
+            return Err(MimeError("List-Unsubscribe value contains control characters".into()));
+        }
+        Ok(value)
+    }
 }
 
 pub fn build_message(envelope: &Envelope<'_>, content: &RenderedMessage) -> Result<Vec<u8>, MimeError> {
@@ -42,14 +66,24 @@ pub fn build_message(envelope: &Envelope<'_>, content: &RenderedMessage) -> Resu
         Ok(Mailbox::new(name, address))
     };
     let domain = envelope.from.address.as_str().rsplit('@').next().unwrap_or("nudge.invalid");
-    let message = lettre::Message::builder()
-        .from(mailbox(Some(&envelope.from.name), &envelope.from.address)?)
+    let from_name = content.from_name.as_deref().unwrap_or(&envelope.from.name);
+    let mut message = lettre::Message::builder()
+        .from(mailbox(Some(from_name), &envelope.from.address)?)
         .to(mailbox(envelope.to_name, envelope.to)?)
         .subject(content.subject.clone())
         .date(SystemTime::from(envelope.date))
         .message_id(Some(format!("<{}@{}>", envelope.dedup_key, domain)))
         .header(NudgeCampaign(envelope.campaign.to_string()))
-        .header(NudgeDedupKey(envelope.dedup_key.to_string()))
+        .header(NudgeDedupKey(envelope.dedup_key.to_string()));
+    if let Some(reply_to) = &content.reply_to {
+        message = message.reply_to(mailbox(None, reply_to)?);
+    }
+    if let Some(list_unsubscribe) = &envelope.list_unsubscribe {
+        message = message
+            .header(ListUnsubscribeHeader(list_unsubscribe.header_value()?))
+            .header(ListUnsubscribePost("List-Unsubscribe=One-Click".into()));
+    }
+    let message = message
         .multipart(MultiPart::alternative_plain_html(content.text.clone(), content.html.clone()))
         .map_err(|e| MimeError(e.to_string()))?;
     Ok(message.formatted())
@@ -81,6 +115,8 @@ macro_rules! nudge_header {
 
 nudge_header!(NudgeCampaign, "X-Nudge-Campaign");
 nudge_header!(NudgeDedupKey, "X-Nudge-Dedup-Key");
+nudge_header!(ListUnsubscribeHeader, "List-Unsubscribe");
+nudge_header!(ListUnsubscribePost, "List-Unsubscribe-Post");
 
 #[cfg(test)]
 mod tests {
@@ -89,6 +125,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn build(to_name: Option<&str>, subject: &str) -> String {
+        build_with(to_name, subject, None, None)
+    }
+
+    fn build_with(to_name: Option<&str>, subject: &str, reply_to: Option<&str>, list_unsubscribe: Option<ListUnsubscribe>) -> String {
         let from = SenderIdentity {
             address: EmailAddress::parse("hello@acme.test").unwrap(),
             name: "Acme Café".into(),
@@ -103,9 +143,13 @@ mod tests {
             dedup_key: &key,
             campaign: &campaign,
             date: Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap(),
+            list_unsubscribe,
         };
         let content = RenderedMessage {
             subject: subject.into(),
+            preheader: None,
+            from_name: None,
+            reply_to: reply_to.map(|a| EmailAddress::parse(a).unwrap()),
             html: "<p>Hi</p>".into(),
             text: "Hi".into(),
         };
@@ -122,6 +166,22 @@ mod tests {
         assert!(raw.contains("Subject: Welcome"));
         assert!(raw.contains("Date: Fri, 01 May 2026 12:00:00 +0000"));
         assert!(raw.contains("@acme.test>"), "Message-ID on the sender's domain");
+    }
+
+    #[test]
+    fn marketing_mail_has_one_click_unsubscribe_headers_and_reply_to() {
+        let list = ListUnsubscribe {
+            url: "https://nudge.test/u/abc.def".into(),
+            mailto: Some("mailto:unsubscribe@acme.test?subject=unsubscribe%20abc.def".into()),
+        };
+        let raw = build_with(None, "Hi", Some("help@acme.test"), Some(list));
+        assert!(
+            raw.contains("List-Unsubscribe: <https://nudge.test/u/abc.def>, <mailto:unsubscribe@acme.test?subject=unsubscribe%20abc.def>"),
+            "{raw}"
+        );
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        assert!(raw.contains("Reply-To: help@acme.test"));
+        assert!(!build(None, "Hi").contains("List-Unsubscribe"), "transactional mail has none");
     }
 
     #[test]

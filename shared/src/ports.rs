@@ -180,3 +180,38 @@ pub trait Mailer: Send + Sync {
     /// Hands the message over; returns the provider's id for it.
     fn send(&self, email: &OutgoingEmail) -> impl Future<Output = Result<String, MailError>> + Send;
 }
+
+/// What saving a template did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SavedTemplate {
+    pub version: u32,
+    /// False when the text was the same as the current version's: nothing was written.
+    pub changed: bool,
+}
+
+/// Versioned templates. Saving a changed text makes a new version; every version is kept,
+/// so a send's record can say which one rendered it.
+pub trait TemplateStore: Send + Sync {
+    fn save_template(
+        &self,
+        document: &crate::template::TemplateDocument,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<SavedTemplate, PortError>> + Send;
+    /// The newest version of `name`.
+    fn current_template(
+        &self,
+        name: &crate::domain::TemplateName,
+    ) -> impl Future<Output = Result<Option<crate::template::StoredTemplate>, PortError>> + Send;
+    /// The newest version of every template, by name.
+    fn templates(&self) -> impl Future<Output = Result<Vec<crate::template::StoredTemplate>, PortError>> + Send;
+}
+
+/// Per-person subscription preferences (unsubscribes by topic, or from everything).
+pub trait PreferenceStore: Send + Sync {
+    fn preferences(&self, person: &PersonId) -> impl Future<Output = Result<crate::domain::Preferences, PortError>> + Send;
+    fn save_preferences(
+        &self,
+        person: &PersonId,
+        preferences: &crate::domain::Preferences,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}

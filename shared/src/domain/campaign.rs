@@ -2,8 +2,7 @@
 //! optionally after a delay). Later steps (waits, branches, goals) extend `Campaign`.
 
 use super::event::Event;
-use super::ids::{CampaignId, EventName};
-pub use crate::render::MessageTemplate;
+use super::ids::{CampaignId, EventName, TemplateName, Topic};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +29,11 @@ pub struct Campaign {
     /// How long after the trigger the message goes out (zero: at once).
     pub delay: Duration,
     pub class: MessageClass,
-    pub template: MessageTemplate,
+    /// Marketing mail's subscription topic: what its unsubscribe link leaves. `None`: the
+    /// link unsubscribes from all marketing email.
+    pub topic: Option<Topic>,
+    /// The template the message is rendered from (its newest version at send time).
+    pub template: TemplateName,
 }
 
 impl Campaign {
@@ -66,36 +69,37 @@ impl CampaignSet {
     pub fn iter(&self) -> impl Iterator<Item = &Campaign> {
         self.campaigns.iter()
     }
+
+    /// The subscription topics of the campaigns in force, for the preference center.
+    pub fn topics(&self) -> Vec<Topic> {
+        let mut topics: Vec<Topic> = self.campaigns.iter().filter_map(|c| c.topic.clone()).collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
 }
 
 /// The campaigns every deployment starts with: a welcome on `signed_up`, and getting-started
 /// tips a day later. Campaign files replace these once campaigns are configurable.
 pub fn builtin_campaigns() -> CampaignSet {
+    let signed_up = || Trigger::Event(EventName::parse("signed_up").expect("valid name"));
     let welcome = Campaign {
         id: CampaignId::parse("welcome").expect("valid id"),
         name: "Welcome".into(),
-        trigger: Trigger::Event(EventName::parse("signed_up").expect("valid name")),
+        trigger: signed_up(),
         delay: Duration::zero(),
         class: MessageClass::Transactional,
-        template: MessageTemplate::parse(
-            "Welcome to {{ company }}, {% if person.first_name %}{{ person.first_name }}{% else %}friend{% endif %}!",
-            include_str!("../../templates/welcome.html.liquid"),
-            include_str!("../../templates/welcome.txt.liquid"),
-        )
-        .expect("built-in welcome template parses"),
+        topic: None,
+        template: TemplateName::parse("welcome").expect("valid name"),
     };
     let tips = Campaign {
         id: CampaignId::parse("getting-started").expect("valid id"),
         name: "Getting started tips (1 day after signup)".into(),
-        trigger: Trigger::Event(EventName::parse("signed_up").expect("valid name")),
+        trigger: signed_up(),
         delay: Duration::days(1),
         class: MessageClass::Marketing,
-        template: MessageTemplate::parse(
-            "{% if person.first_name %}{{ person.first_name }}{% else %}Hi{% endif %}, three things to try in {{ company }}",
-            include_str!("../../templates/getting-started.html.liquid"),
-            include_str!("../../templates/getting-started.txt.liquid"),
-        )
-        .expect("built-in getting-started template parses"),
+        topic: Some(Topic::parse("product_tips").expect("valid topic")),
+        template: TemplateName::parse("getting-started").expect("valid name"),
     };
     CampaignSet::new(vec![welcome, tips])
 }

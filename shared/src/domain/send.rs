@@ -1,7 +1,7 @@
 //! The send ledger's record of one (campaign, step, person, trigger): claimed, sent,
 //! skipped with a reason, or failed. It is both the exactly-once guard and the history.
 
-use super::ids::{CampaignId, DedupKey, PersonId};
+use super::ids::{CampaignId, DedupKey, PersonId, TemplateName, Topic};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -20,6 +20,11 @@ pub enum SkipReason {
     UnknownCampaign,
     /// The address is on the suppression list.
     Suppressed,
+    /// Marketing mail to a person who unsubscribed from its topic (or from everything).
+    Unsubscribed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<Topic>,
+    },
 }
 
 impl fmt::Display for SkipReason {
@@ -30,6 +35,8 @@ impl fmt::Display for SkipReason {
             Self::InvalidEmailAddress { detail } => write!(f, "invalid email address ({detail})"),
             Self::UnknownCampaign => f.write_str("campaign no longer exists"),
             Self::Suppressed => f.write_str("address is suppressed"),
+            Self::Unsubscribed { topic: Some(topic) } => write!(f, "unsubscribed from {topic}"),
+            Self::Unsubscribed { topic: None } => f.write_str("unsubscribed from marketing email"),
         }
     }
 }
@@ -43,6 +50,7 @@ impl SkipReason {
             Self::InvalidEmailAddress { .. } => "invalid_email_address",
             Self::UnknownCampaign => "unknown_campaign",
             Self::Suppressed => "suppressed",
+            Self::Unsubscribed { .. } => "unsubscribed",
         }
     }
 }
@@ -56,6 +64,11 @@ pub enum SendState {
         at: DateTime<Utc>,
         provider_message_id: String,
         subject: String,
+        /// The template that rendered it, and its version (0: the built-in).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<TemplateName>,
+        #[serde(default)]
+        template_version: u32,
     },
     Skipped {
         at: DateTime<Utc>,

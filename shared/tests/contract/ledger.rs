@@ -17,6 +17,8 @@ fn sent(job: &nudge_shared::domain::MessageJob) -> SendRecord {
             at: start(),
             provider_message_id: "p-1".into(),
             subject: "Welcome".into(),
+            template: Some(nudge_shared::domain::TemplateName::parse("welcome").unwrap()),
+            template_version: 3,
         },
     }
 }

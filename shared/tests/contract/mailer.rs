@@ -1,9 +1,9 @@
 use crate::backends::Backend;
 use crate::fixtures::start;
 use nudge_shared::domain::{CampaignId, DedupKey, MessageId, PersonId};
-use nudge_shared::mime::{build_message, Envelope, SenderIdentity};
+use nudge_shared::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
 use nudge_shared::ports::{Mailer, OutgoingEmail};
-use nudge_shared::render::RenderedMessage;
+use nudge_shared::template::RenderedMessage;
 
 pub async fn a_raw_message_arrives_intact(backend: impl Backend) {
     let identity = SenderIdentity {
@@ -20,9 +20,16 @@ pub async fn a_raw_message_arrives_intact(backend: impl Backend) {
         dedup_key: &dedup_key,
         campaign: &campaign,
         date: start(),
+        list_unsubscribe: Some(ListUnsubscribe {
+            url: "https://nudge.test/u/abc.def".into(),
+            mailto: None,
+        }),
     };
     let content = RenderedMessage {
         subject: "Welcome, Ada".into(),
+        preheader: None,
+        from_name: None,
+        reply_to: None,
         html: "<p>Hello</p>".into(),
         text: "Hello".into(),
     };

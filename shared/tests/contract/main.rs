@@ -11,6 +11,7 @@ mod mailer;
 mod privacy;
 mod queue;
 mod sources;
+mod templates;
 mod timers;
 
 macro_rules! contract {
@@ -50,4 +51,6 @@ contract!(
     event_log::a_group_call_sets_the_accounts_traits,
     event_log::an_identify_with_an_anonymous_id_merges_the_visitors_history,
     event_log::an_alias_links_a_previous_id_and_what_it_had_merged,
+    templates::saving_a_changed_template_makes_a_new_version_and_keeps_the_newest,
+    templates::preferences_are_kept_per_person_and_erased_with_them,
 );

@@ -2,16 +2,20 @@
 //! Recording an event is one transaction (dedup marker + event + profile), so an event is
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
-use super::item::{self, AccountItem, CatalogItemRow, EventItem, IdentityItem, PersonItem, SendItem, SourceItem, TimerItem, TimerRefItem};
+use super::item::{
+    self, AccountItem, CatalogItemRow, EventItem, IdentityItem, PersonItem, PreferencesItem, SendItem, SourceItem, TemplateIndexItem,
+    TemplateItem, TimerItem, TimerRefItem,
+};
 use super::sdk_error;
 use crate::domain::{
-    Account, CatalogItem, Collection, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, SecretHash,
-    SendRecord, SendState, Source, Timer,
+    Account, CatalogItem, Collection, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, Preferences,
+    SecretHash, SendRecord, SendState, Source, TemplateName, Timer,
 };
 use crate::error::PortError;
+use crate::template::{StoredTemplate, TemplateDocument};
 use crate::ports::{
-    AccountReader, Catalog, Claim, Erased, Eraser, EventLog, PersonHistory, ProfileReader, Recorded, SendLedger, SourceDirectory,
-    SuppressionList, TimerStore, Upserted,
+    AccountReader, Catalog, Claim, Erased, Eraser, EventLog, PersonHistory, PreferenceStore, ProfileReader, Recorded, SavedTemplate,
+    SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore, Upserted,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
@@ -493,6 +497,103 @@ impl SourceDirectory for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(&source)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        Ok(())
+    }
+}
+
+impl TemplateStore for DynamoStore {
+    async fn save_template(&self, document: &TemplateDocument, at: DateTime<Utc>) -> Result<SavedTemplate, PortError> {
+        let current = self.current_template(&document.name).await?;
+        if let Some(current) = current.as_ref().filter(|c| &c.document == document) {
+            return Ok(SavedTemplate {
+                version: current.version,
+                changed: false,
+            });
+        }
+        let stored = StoredTemplate {
+            version: current.map_or(1, |c| c.version + 1),
+            document: document.clone(),
+            saved_at: at,
+        };
+        let index = TemplateIndexItem {
+            pk: item::TEMPLATE_INDEX_PK.into(),
+            sk: document.name.to_string(),
+            item_type: item::TYPE_TEMPLATE_INDEX.into(),
+            version: stored.version,
+        };
+        // The version must be new: two saves racing for the same number cannot both win.
+        let writes = vec![
+            self.put(to_item(&TemplateItem::new(&stored)), Some("attribute_not_exists(pk)"), None)?,
+            self.put(to_item(&index), None, None)?,
+        ];
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(SavedTemplate {
+                version: stored.version,
+                changed: true,
+            }),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
+                Err(PortError::Conflict { what: "template" })
+            }
+            Err(error) => Err(sdk_error("DynamoDB", error)),
+        }
+    }
+
+    async fn current_template(&self, name: &TemplateName) -> Result<Option<StoredTemplate>, PortError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(item::template_pk(name)))
+            .expression_attribute_values(":prefix", s(item::TEMPLATE_VERSION_PREFIX))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        match output.items.unwrap_or_default().into_iter().next() {
+            Some(found) => Ok(Some(from_item::<TemplateItem>("template", found)?.template)),
+            None => Ok(None),
+        }
+    }
+
+    async fn templates(&self) -> Result<Vec<StoredTemplate>, PortError> {
+        let mut all = Vec::new();
+        for found in self.query_prefix(item::TEMPLATE_INDEX_PK.into(), "").await? {
+            let index: TemplateIndexItem = from_item("template index", found)?;
+            let name = TemplateName::parse(&index.sk).map_err(|e| PortError::corrupt("template index", e))?;
+            let version = self.get(item::template_pk(&name), &item::template_sk(index.version)).await?;
+            if let Some(found) = version {
+                all.push(from_item::<TemplateItem>("template", found)?.template);
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl PreferenceStore for DynamoStore {
+    async fn preferences(&self, person: &PersonId) -> Result<Preferences, PortError> {
+        match self.get(item::person_pk(person), item::PREFERENCES_SK).await? {
+            Some(found) => Ok(from_item::<PreferencesItem>("preferences", found)?.preferences),
+            None => Ok(Preferences::default()),
+        }
+    }
+
+    async fn save_preferences(&self, person: &PersonId, preferences: &Preferences) -> Result<(), PortError> {
+        let row = PreferencesItem {
+            pk: item::person_pk(person),
+            sk: item::PREFERENCES_SK.into(),
+            item_type: item::TYPE_PREFERENCES.into(),
+            preferences: preferences.clone(),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&row)))
             .send()
             .await
             .map_err(|e| sdk_error("DynamoDB", e))?;

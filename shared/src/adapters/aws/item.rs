@@ -15,6 +15,9 @@
 //! | suppression  | `X#<address sha256>` | `X`                       | `suppression` |
 //! | account      | `G#<groupId>`      | `ACCOUNT`                   | `account` |
 //! | catalog item | `C#<collection>`   | `<itemId>`                  | `content` |
+//! | template version | `TPL#<name>`   | `V#<version, 10 digits>`    | `template` |
+//! | template index | `TEMPLATES`      | `<name>`                    | `template_index` |
+//! | preferences  | `P#<person>`       | `PREFERENCES`               | `preferences` |
 //!
 //! The stream's event source mapping filters on `INSERT` of `type = event` or `content`,
 //! so the evaluator sees only new events and new catalog items.
@@ -23,7 +26,9 @@ use crate::domain::{
     Account, CatalogItem, Changed, Collection, DedupKey, EmailAddress, Event, GroupId, MessageId, Person, PersonId, SecretHash, SendRecord,
     Source, Timer,
 };
+use crate::domain::{Preferences, TemplateName};
 use crate::error::PortError;
+use crate::template::StoredTemplate;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +44,9 @@ pub const TYPE_TIMER_REF: &str = "timer_ref";
 pub const TYPE_SUPPRESSION: &str = "suppression";
 pub const TYPE_ACCOUNT: &str = "account";
 pub const TYPE_CONTENT: &str = "content";
+pub const TYPE_TEMPLATE: &str = "template";
+pub const TYPE_TEMPLATE_INDEX: &str = "template_index";
+pub const TYPE_PREFERENCES: &str = "preferences";
 
 pub fn person_pk(id: &PersonId) -> String {
     format!("P#{id}")
@@ -303,4 +311,58 @@ pub fn change_from_image(event_name: &str, new_image: serde_dynamo::Item) -> Res
 /// The change in a Lambda DynamoDB stream record (see `change_from_image`).
 pub fn change_from_stream_record(record: &aws_lambda_events::dynamodb::EventRecord) -> Result<Option<Changed>, PortError> {
     change_from_image(&record.event_name, record.change.new_image.clone())
+}
+
+pub fn template_pk(name: &TemplateName) -> String {
+    format!("TPL#{name}")
+}
+
+pub const TEMPLATE_VERSION_PREFIX: &str = "V#";
+
+pub fn template_sk(version: u32) -> String {
+    format!("{TEMPLATE_VERSION_PREFIX}{version:010}")
+}
+
+/// One version of a template.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TemplateItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub template: StoredTemplate,
+}
+
+impl TemplateItem {
+    pub fn new(template: &StoredTemplate) -> Self {
+        Self {
+            pk: template_pk(&template.document.name),
+            sk: template_sk(template.version),
+            item_type: TYPE_TEMPLATE.into(),
+            template: template.clone(),
+        }
+    }
+}
+
+/// One partition listing every template name and its newest version, for `templates()`.
+pub const TEMPLATE_INDEX_PK: &str = "TEMPLATES";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TemplateIndexItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub version: u32,
+}
+
+pub const PREFERENCES_SK: &str = "PREFERENCES";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PreferencesItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub preferences: Preferences,
 }

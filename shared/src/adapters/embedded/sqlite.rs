@@ -3,14 +3,16 @@
 //! timers. Each port method is one transaction; `synchronous=FULL` makes a commit durable.
 
 use crate::domain::{
-    Account, CatalogItem, Changed, Collection, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, SecretHash,
-    SendRecord, SendState, Source, Timer,
+    Account, CatalogItem, Changed, Collection, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, Preferences,
+    SecretHash, SendRecord, SendState, Source, TemplateName, Timer,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Catalog, Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, PersonHistory, ProfileReader,
-    QueuedMessage, Recorded, SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted,
+    AccountReader, Catalog, Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, PersonHistory, PreferenceStore,
+    ProfileReader, QueuedMessage, Recorded, SavedTemplate, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore,
+    Upserted,
 };
+use crate::template::{StoredTemplate, TemplateDocument};
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -91,6 +93,17 @@ CREATE TABLE IF NOT EXISTS suppressions (
 CREATE TABLE IF NOT EXISTS sources (
     key_hash TEXT PRIMARY KEY,
     body     TEXT NOT NULL
+);
+-- Every version of every template; the current one is the highest version.
+CREATE TABLE IF NOT EXISTS templates (
+    name    TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body    TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS preferences (
+    person_id TEXT PRIMARY KEY,
+    body      TEXT NOT NULL
 );
 "#;
 
@@ -638,6 +651,8 @@ impl Eraser for EmbeddedStore {
                 erased.timers += tx
                     .execute("DELETE FROM timers WHERE json_extract(body, '$.job.person_id') = ?1", params![id])
                     .map_err(unavailable)?;
+                tx.execute("DELETE FROM preferences WHERE person_id = ?1", params![id])
+                    .map_err(unavailable)?;
             }
             tx.execute("DELETE FROM identities WHERE person_id = ?1", params![person.as_str()])
                 .map_err(unavailable)?;
@@ -721,6 +736,90 @@ impl AccountReader for EmbeddedStore {
                 .optional()
                 .map_err(unavailable)?;
             body.map(|body| from_json("account", &body)).transpose()
+        })
+    }
+}
+
+impl TemplateStore for EmbeddedStore {
+    async fn save_template(&self, document: &TemplateDocument, at: DateTime<Utc>) -> Result<SavedTemplate, PortError> {
+        self.transaction(|tx| {
+            let current = current_template(tx, &document.name)?;
+            if let Some(current) = current.as_ref().filter(|c| &c.document == document) {
+                return Ok(SavedTemplate {
+                    version: current.version,
+                    changed: false,
+                });
+            }
+            let stored = StoredTemplate {
+                version: current.map_or(1, |c| c.version + 1),
+                document: document.clone(),
+                saved_at: at,
+            };
+            tx.execute(
+                "INSERT INTO templates (name, version, body) VALUES (?1, ?2, ?3)",
+                params![document.name.as_str(), stored.version, to_json(&stored)],
+            )
+            .map_err(unavailable)?;
+            Ok(SavedTemplate {
+                version: stored.version,
+                changed: true,
+            })
+        })
+    }
+
+    async fn current_template(&self, name: &TemplateName) -> Result<Option<StoredTemplate>, PortError> {
+        self.transaction(|tx| current_template(tx, name))
+    }
+
+    async fn templates(&self) -> Result<Vec<StoredTemplate>, PortError> {
+        self.transaction(|tx| {
+            let mut statement = tx
+                .prepare("SELECT body FROM templates t WHERE version = (SELECT MAX(version) FROM templates WHERE name = t.name) ORDER BY name")
+                .map_err(unavailable)?;
+            let bodies = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            bodies.iter().map(|body| from_json("template", body)).collect()
+        })
+    }
+}
+
+fn current_template(tx: &rusqlite::Transaction<'_>, name: &TemplateName) -> Result<Option<StoredTemplate>, PortError> {
+    let body: Option<String> = tx
+        .query_row(
+            "SELECT body FROM templates WHERE name = ?1 ORDER BY version DESC LIMIT 1",
+            params![name.as_str()],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    body.map(|body| from_json("template", &body)).transpose()
+}
+
+impl PreferenceStore for EmbeddedStore {
+    async fn preferences(&self, person: &PersonId) -> Result<Preferences, PortError> {
+        self.transaction(|tx| {
+            let body: Option<String> = tx
+                .query_row("SELECT body FROM preferences WHERE person_id = ?1", params![person.as_str()], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map_err(unavailable)?;
+            Ok(body.map(|body| from_json("preferences", &body)).transpose()?.unwrap_or_default())
+        })
+    }
+
+    async fn save_preferences(&self, person: &PersonId, preferences: &Preferences) -> Result<(), PortError> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO preferences (person_id, body) VALUES (?1, ?2)
+                 ON CONFLICT (person_id) DO UPDATE SET body = excluded.body",
+                params![person.as_str(), to_json(preferences)],
+            )
+            .map_err(unavailable)?;
+            Ok(())
         })
     }
 }
