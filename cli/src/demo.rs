@@ -5,7 +5,7 @@
 //! `.eml` files, and the summary counts what was sent, to how many, and why not.
 
 use crate::http::forward_to_ingest;
-use crate::runner::{LocalMailer, LocalPipeline, PumpReport, Redelivery, SharedClock};
+use crate::runner::{LocalMailer, LocalPipeline, PumpReport, Redelivery, Sending, SharedClock};
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -16,6 +16,7 @@ use nudge_shared::domain::{builtin_campaigns, CampaignSet, Channel, EmailAddress
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::SourceDirectory;
 use nudge_shared::ports::TimerStore;
+use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret};
 use nudge_shared::VirtualClock;
 use serde::Serialize;
 use serde_json::json;
@@ -271,12 +272,21 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         keys.push(key);
     }
     let admin_key = Secret::generate("ak_");
+    let sending = Sending {
+        identity,
+        postal_address: "Acme Analytics, 1 Demo Street, Springfield".into(),
+        unsubscribe: UnsubscribeLinks {
+            base_url: "http://127.0.0.1:8080".into(),
+            secret: UnsubscribeSecret::parse(&UnsubscribeSecret::generate()).expect("a generated secret is long enough"),
+            mailto: None,
+        },
+    };
     let pipeline = Arc::new(LocalPipeline::new(
         store.clone(),
         shared_clock,
         campaigns.clone(),
         mailer,
-        identity,
+        sending,
         admin_key.hash(),
     ));
 

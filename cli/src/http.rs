@@ -1,4 +1,4 @@
-//! Serving the ingest and admin functions over HTTP: each request becomes the API Gateway
+//! Serving the ingest, admin and preferences functions over HTTP: each request becomes the API Gateway
 //! HTTP API (payload v2) event that Lambda would receive, and the function's response goes
 //! back as is. Routes and behavior are therefore the deployed API's, by construction.
 
@@ -15,8 +15,12 @@ use std::sync::Arc;
 /// API Gateway's payload limit.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
-pub fn router(pipeline: Arc<LocalPipeline>) -> axum::Router {
-    axum::Router::new().fallback(forward_to_ingest).with_state(pipeline)
+/// The API's routes (through the functions), plus the local outbox pages.
+pub fn router(pipeline: Arc<LocalPipeline>, outbox: std::path::PathBuf) -> axum::Router {
+    axum::Router::new()
+        .fallback(forward_to_ingest)
+        .with_state(pipeline)
+        .merge(crate::outbox::routes(outbox))
 }
 
 pub(crate) async fn forward_to_ingest(State(pipeline): State<Arc<LocalPipeline>>, request: Request) -> Response {
@@ -29,6 +33,7 @@ pub(crate) async fn forward_to_ingest(State(pipeline): State<Arc<LocalPipeline>>
         Some(path) if path.starts_with("/v1/admin/") || path.starts_with("/v1/catalog/") => {
             nudge_fn_admin::handle(&pipeline.admin, event).await
         }
+        Some(path) if path.starts_with("/u/") => nudge_fn_preferences::handle(&pipeline.preferences, event).await,
         _ => nudge_fn_ingest::handle(&pipeline.ingest, event).await,
     };
     from_lambda_response(response)

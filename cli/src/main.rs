@@ -2,8 +2,10 @@
 
 mod demo;
 mod http;
+mod outbox;
 mod runner;
 mod serve;
+mod templates;
 
 use clap::{Parser, Subcommand};
 use nudge_shared::domain::EmailAddress;
@@ -55,6 +57,44 @@ enum Command {
         /// How many days raw events are kept (profiles keep what was computed from them).
         #[arg(long, default_value_t = 400, env = "NUDGE_EVENT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
         event_retention_days: u32,
+        /// The base URL unsubscribe links point at (default: this server's address).
+        #[arg(long, env = "NUDGE_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// The postal address marketing footers show ({{ postal_address }}), as CAN-SPAM asks.
+        #[arg(long, default_value = "", env = "POSTAL_ADDRESS")]
+        postal_address: String,
+        /// The secret unsubscribe links are signed with (32+ characters); kept in DATA/unsubscribe.secret when unset.
+        #[arg(long, env = "NUDGE_UNSUBSCRIBE_SECRET", hide_env_values = true)]
+        unsubscribe_secret: Option<String>,
+        /// A mailbox for the mailto form of List-Unsubscribe.
+        #[arg(long, env = "UNSUBSCRIBE_MAILTO")]
+        unsubscribe_mailto: Option<String>,
+    },
+    /// Check, apply and list email templates (templates/*.mjml, *.html with front matter).
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+    /// Render a template for a real person, as it would be sent: subject, preheader, text and HTML.
+    Preview {
+        /// A template file (checked, not saved) or the name of a stored template.
+        template: String,
+        /// The person to render for (their userId).
+        #[arg(long)]
+        person: String,
+        /// The triggering event as JSON: {"name": "cart_abandoned", "properties": {...}}.
+        #[arg(long)]
+        event: Option<String>,
+        /// The local data directory (as for `nudge serve`).
+        #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
+        data: PathBuf,
+        /// Also write the HTML to this file, to open in a browser.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        #[arg(long, default_value = "Nudge", env = "SENDER_NAME")]
+        sender_name: String,
+        #[arg(long, default_value = "", env = "POSTAL_ADDRESS")]
+        postal_address: String,
     },
     /// Simulate customers on a virtual clock through the real pipeline; write an outbox and a summary.
     Demo {
@@ -74,6 +114,28 @@ enum Command {
         /// DynamoDB Streams and SQS may do.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
         redeliver_percent: u8,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplatesCommand {
+    /// Check every template in DIR: front matter, Liquid and MJML, with file:line:column errors.
+    Check { dir: PathBuf },
+    /// Check, then save every template in DIR (a new version for each one that changed).
+    Apply {
+        dir: PathBuf,
+        /// The local data directory to apply to (as for `nudge serve`).
+        #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
+        data: PathBuf,
+        /// Apply to the deployed stack's DynamoDB table instead (the stack's TableName output;
+        /// AWS credentials and region from the environment; needs `--features aws`).
+        #[arg(long, env = "NUDGE_TABLE")]
+        table: Option<String>,
+    },
+    /// List the templates in force, with their versions.
+    List {
+        #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
+        data: PathBuf,
     },
 }
 
@@ -98,6 +160,7 @@ fn main() -> ExitCode {
 fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Serve { .. } => "info",
+        Command::Templates { .. } | Command::Preview { .. } => "warn",
         // The demo prints its own progress and summary.
         Command::Demo { .. } => "warn",
     }
@@ -117,7 +180,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             channel,
             admin_key,
             event_retention_days,
+            public_url,
+            postal_address,
+            unsubscribe_secret,
+            unsubscribe_mailto,
         } => {
+            let unsubscribe_mailto = unsubscribe_mailto
+                .map(|m| EmailAddress::parse(&m).map_err(|e| anyhow::anyhow!("--unsubscribe-mailto {m:?}: {}", e.reason)))
+                .transpose()?;
             let address =
                 EmailAddress::parse(&sender_address).map_err(|e| anyhow::anyhow!("--sender-address {sender_address:?}: {}", e.reason))?;
             serve::serve(serve::ServeOptions {
@@ -134,6 +204,38 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 channel,
                 admin_key,
                 event_retention: chrono::Duration::days(i64::from(event_retention_days)),
+                public_url,
+                postal_address,
+                unsubscribe_secret,
+                unsubscribe_mailto,
+            })
+            .await
+        }
+        Command::Templates { command } => match command {
+            TemplatesCommand::Check { dir } => templates::check(&dir),
+            TemplatesCommand::Apply { dir, data, table } => match table {
+                Some(table) => templates::apply_to_table(&dir, &table).await,
+                None => templates::apply_local(&dir, &data).await,
+            },
+            TemplatesCommand::List { data } => templates::list(&data).await,
+        },
+        Command::Preview {
+            template,
+            person,
+            event,
+            data,
+            html,
+            sender_name,
+            postal_address,
+        } => {
+            templates::preview(templates::PreviewOptions {
+                template,
+                person,
+                event,
+                data,
+                html,
+                company: sender_name,
+                postal_address,
             })
             .await
         }

@@ -8,6 +8,7 @@ use chrono::Duration;
 use nudge_fn_admin::{AdminAuth, AdminDeps};
 use nudge_fn_evaluator::EvaluatorDeps;
 use nudge_fn_ingest::IngestDeps;
+use nudge_fn_preferences::PreferencesDeps;
 use nudge_fn_scheduler::SchedulerDeps;
 use nudge_fn_sender::SenderDeps;
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer, SmtpMailer};
@@ -15,6 +16,8 @@ use nudge_shared::domain::{CampaignSet, SecretHash};
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::{ChangeFeed, JobSource, MailError, Mailer, OutgoingEmail};
+use nudge_shared::templates::TemplateLibrary;
+use nudge_shared::unsubscribe::UnsubscribeLinks;
 use nudge_shared::{Clock, PortError};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -81,13 +84,22 @@ impl PumpReport {
     }
 }
 
+/// How mail goes out: who it is from, the postal address footers show, and where its
+/// unsubscribe links point.
+pub struct Sending {
+    pub identity: SenderIdentity,
+    pub postal_address: String,
+    pub unsubscribe: UnsubscribeLinks,
+}
+
 pub struct LocalPipeline {
     pub store: EmbeddedStore,
     pub clock: SharedClock,
     pub ingest: IngestDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
-    pub admin: AdminDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
+    pub admin: AdminDeps<EmbeddedStore, EmbeddedStore, EmbeddedStore, SharedClock>,
+    pub preferences: PreferencesDeps<EmbeddedStore, SharedClock>,
     evaluator: EvaluatorDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
-    sender: SenderDeps<EmbeddedStore, EmbeddedStore, LocalMailer, SharedClock>,
+    sender: SenderDeps<EmbeddedStore, EmbeddedStore, EmbeddedStore, LocalMailer, SharedClock>,
     scheduler: SchedulerDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
 }
 
@@ -98,7 +110,7 @@ impl LocalPipeline {
         clock: SharedClock,
         campaigns: CampaignSet,
         mailer: LocalMailer,
-        identity: SenderIdentity,
+        sending: Sending,
         admin_key: SecretHash,
     ) -> Self {
         Self {
@@ -110,8 +122,18 @@ impl LocalPipeline {
             admin: AdminDeps {
                 sources: store.clone(),
                 people: store.clone(),
+                templates: TemplateLibrary::new(store.clone()),
                 clock: clock.clone(),
                 auth: AdminAuth::Key(admin_key),
+                company: sending.identity.name.clone(),
+                postal_address: sending.postal_address.clone(),
+            },
+            preferences: PreferencesDeps {
+                store: store.clone(),
+                secret: sending.unsubscribe.secret.clone(),
+                topics: campaigns.topics(),
+                company: sending.identity.name.clone(),
+                clock: clock.clone(),
             },
             evaluator: EvaluatorDeps {
                 evaluator: Evaluator {
@@ -125,9 +147,12 @@ impl LocalPipeline {
                 campaigns,
                 profiles: store.clone(),
                 ledger: store.clone(),
+                templates: TemplateLibrary::new(store.clone()),
                 mailer,
                 clock: clock.clone(),
-                identity,
+                identity: sending.identity,
+                postal_address: sending.postal_address,
+                unsubscribe: sending.unsubscribe,
                 claim_lease: Duration::minutes(10),
             },
             scheduler: SchedulerDeps {

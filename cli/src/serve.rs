@@ -2,12 +2,13 @@
 //! sender, scheduler) running in process on the embedded adapters and the wall clock.
 
 use crate::http::router;
-use crate::runner::{LocalMailer, LocalPipeline, NoRedelivery, SharedClock};
+use crate::runner::{LocalMailer, LocalPipeline, NoRedelivery, Sending, SharedClock};
 use anyhow::Context;
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer, SmtpMailer};
-use nudge_shared::domain::{builtin_campaigns, Channel, Secret, Source, SourceId};
+use nudge_shared::domain::{builtin_campaigns, Channel, EmailAddress, Secret, Source, SourceId};
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::SourceDirectory;
+use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret};
 use nudge_shared::{Clock, SystemClock};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +31,14 @@ pub struct ServeOptions {
     pub admin_key: Option<String>,
     /// How long raw events are kept.
     pub event_retention: chrono::Duration,
+    /// The base URL unsubscribe links point at; `http://HOST:PORT` when absent.
+    pub public_url: Option<String>,
+    /// The sender's postal address, for marketing footers.
+    pub postal_address: String,
+    /// Signs unsubscribe links; kept in `<data>/unsubscribe.secret` when absent.
+    pub unsubscribe_secret: Option<String>,
+    /// A mailbox for `List-Unsubscribe: <mailto:…>`.
+    pub unsubscribe_mailto: Option<EmailAddress>,
 }
 
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
@@ -54,20 +63,29 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .add_source(&source, &write_key.hash())
         .await
         .context("cannot register the development write key")?;
+    let listener = tokio::net::TcpListener::bind((options.host.as_str(), options.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", options.host, options.port))?;
+    let address = listener.local_addr()?;
+    let unsubscribe = UnsubscribeLinks {
+        base_url: options.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
+        secret: unsubscribe_secret(options.unsubscribe_secret.as_deref(), &options.data)?,
+        mailto: options.unsubscribe_mailto.clone(),
+    };
+    let sending = Sending {
+        identity: options.identity,
+        postal_address: options.postal_address,
+        unsubscribe,
+    };
     let pipeline = Arc::new(LocalPipeline::new(
         store,
         clock,
         builtin_campaigns(),
         mailer,
-        options.identity,
+        sending,
         admin_key.hash(),
     ));
-
     let worker = tokio::spawn(run_pipeline(Arc::clone(&pipeline), options.poll_interval, options.event_retention));
-    let listener = tokio::net::TcpListener::bind((options.host.as_str(), options.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", options.host, options.port))?;
-    let address = listener.local_addr()?;
     // Scripts (and the tests) read this line to find the port.
     println!("nudge serve: listening on http://{address} (data in {})", options.data.display());
     if write_key_generated {
@@ -82,12 +100,27 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
             admin_key.expose()
         );
     }
-    axum::serve(listener, router(pipeline))
+    println!("outbox: http://{address}/outbox");
+    axum::serve(listener, router(pipeline, options.data.join("outbox")))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     worker.abort();
     info!("stopped");
     Ok(())
+}
+
+/// The given secret, or the one kept in `<data>/unsubscribe.secret` (made on first use), so
+/// links in mail already sent keep working after a restart.
+fn unsubscribe_secret(given: Option<&str>, data: &std::path::Path) -> anyhow::Result<UnsubscribeSecret> {
+    if let Some(given) = given.filter(|s| !s.trim().is_empty()) {
+        return UnsubscribeSecret::parse(given).map_err(|reason| anyhow::anyhow!("NUDGE_UNSUBSCRIBE_SECRET: {reason}"));
+    }
+    let path = data.join("unsubscribe.secret");
+    if !path.exists() {
+        std::fs::write(&path, UnsubscribeSecret::generate()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    UnsubscribeSecret::parse(&text).map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))
 }
 
 fn secret_or_generated(given: Option<String>, prefix: &str) -> (Secret, bool) {

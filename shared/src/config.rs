@@ -44,3 +44,28 @@ pub fn optional_days(name: &'static str) -> Result<Option<chrono::Duration>, Con
         },
     }
 }
+
+/// Unsubscribe links from `PUBLIC_URL` (the API's base URL), `UNSUBSCRIBE_SECRET` (at least
+/// 32 characters) and, optionally, `UNSUBSCRIBE_MAILTO` (a mailbox for the mailto form).
+pub fn unsubscribe_links_from_env() -> Result<crate::unsubscribe::UnsubscribeLinks, ConfigError> {
+    let base_url = required_env("PUBLIC_URL")?;
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        return Err(ConfigError::Invalid {
+            name: "PUBLIC_URL",
+            reason: format!("{base_url:?} is not an http(s) URL"),
+        });
+    }
+    let secret =
+        crate::unsubscribe::UnsubscribeSecret::parse(&required_env("UNSUBSCRIBE_SECRET")?).map_err(|reason| ConfigError::Invalid {
+            name: "UNSUBSCRIBE_SECRET",
+            reason,
+        })?;
+    let mailto = optional_env("UNSUBSCRIBE_MAILTO")
+        .map(|text| crate::domain::EmailAddress::parse(&text))
+        .transpose()
+        .map_err(|e| ConfigError::Invalid {
+            name: "UNSUBSCRIBE_MAILTO",
+            reason: e.reason,
+        })?;
+    Ok(crate::unsubscribe::UnsubscribeLinks { base_url, secret, mailto })
+}

@@ -1,10 +1,10 @@
 //! The template library: stored templates (newest version), falling back to the built-in
 //! ones, each compiled once per version and shared by every message that uses it.
 
-use crate::domain::TemplateName;
+use crate::domain::{CampaignId, PersonId, TemplateName, TriggerSnapshot};
 use crate::error::PortError;
-use crate::ports::{SavedTemplate, TemplateStore};
-use crate::template::{BodyFormat, StoredTemplate, Template, TemplateDocument, TemplateError};
+use crate::ports::{AccountReader, ProfileReader, SavedTemplate, TemplateStore};
+use crate::template::{BodyFormat, Links, RenderContext, RenderedMessage, StoredTemplate, Template, TemplateDocument, TemplateError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -73,7 +73,10 @@ impl<S: TemplateStore> TemplateLibrary<S> {
             return Ok(Arc::clone(template));
         }
         let template = Arc::new(Template::compile(&stored.document, stored.version)?);
-        self.compiled.lock().expect("template cache lock").insert(key, Arc::clone(&template));
+        self.compiled
+            .lock()
+            .expect("template cache lock")
+            .insert(key, Arc::clone(&template));
         Ok(template)
     }
 
@@ -98,6 +101,64 @@ impl<S: TemplateStore> TemplateLibrary<S> {
         all.sort_by(|a, b| a.document.name.cmp(&b.document.name));
         Ok(all)
     }
+}
+
+/// Renders `template` for a real person with a made-up trigger, as the sender would (links
+/// are placeholders: a preview must not hand out a working unsubscribe link).
+pub async fn preview<P: ProfileReader + AccountReader>(
+    profiles: &P,
+    template: &Template,
+    person: &PersonId,
+    trigger: &TriggerSnapshot,
+    sender: &PreviewSender<'_>,
+    now: DateTime<Utc>,
+) -> Result<RenderedMessage, PreviewError> {
+    let person = profiles
+        .person(person)
+        .await?
+        .ok_or_else(|| PreviewError::NoSuchPerson(person.clone()))?;
+    let account = match person.accounts.iter().next() {
+        Some(id) => profiles.account(id).await?,
+        None => None,
+    };
+    let links = Links {
+        unsubscribe_url: Some(PREVIEW_LINK.into()),
+        preferences_url: Some(PREVIEW_LINK.into()),
+        view_in_browser_url: None,
+    };
+    let campaign = CampaignId::parse("preview").expect("valid id");
+    let context = RenderContext {
+        person: &person,
+        trigger,
+        campaign_id: &campaign,
+        campaign_name: "Preview",
+        account: account.as_ref(),
+        content: None,
+        company: sender.company,
+        postal_address: sender.postal_address,
+        links: &links,
+        now,
+    };
+    Ok(template.render(&context)?)
+}
+
+/// Where a preview's unsubscribe and preference links point.
+pub const PREVIEW_LINK: &str = "https://preview.nudge.invalid/u/preview";
+
+/// Who a preview is from.
+pub struct PreviewSender<'a> {
+    pub company: &'a str,
+    pub postal_address: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("no person {0}")]
+    NoSuchPerson(PersonId),
+    #[error(transparent)]
+    Render(#[from] TemplateError),
+    #[error(transparent)]
+    Port(#[from] PortError),
 }
 
 #[cfg(test)]

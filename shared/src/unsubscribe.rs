@@ -145,7 +145,12 @@ mod tests {
         // A flipped tag character, a cut-short tag, no tag.
         let mut altered = tag.to_string();
         altered.replace_range(0..1, if tag.starts_with('A') { "B" } else { "A" });
-        for bad in [format!("{payload}.{altered}"), format!("{payload}.{}", &tag[..10]), payload.to_string(), String::new()] {
+        for bad in [
+            format!("{payload}.{altered}"),
+            format!("{payload}.{}", &tag[..10]),
+            payload.to_string(),
+            String::new(),
+        ] {
             assert_eq!(UnsubscribeToken::verify(&bad, &secret()), Err(InvalidToken), "{bad}");
         }
         // Signed with another deployment's secret.

@@ -12,13 +12,16 @@ use chrono::{Duration, TimeZone, Utc};
 use nudge_fn_admin::{AdminAuth, AdminDeps};
 use nudge_fn_evaluator::EvaluatorDeps;
 use nudge_fn_ingest::IngestDeps;
+use nudge_fn_preferences::PreferencesDeps;
 use nudge_fn_scheduler::SchedulerDeps;
 use nudge_fn_sender::SenderDeps;
 use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer, SqsQueue};
-use nudge_shared::domain::{builtin_campaigns, Channel, EmailAddress, PersonId, Secret, SendState, SkipReason, Source, SourceId};
+use nudge_shared::domain::{builtin_campaigns, Channel, EmailAddress, PersonId, Secret, SendState, SkipReason, Source, SourceId, Topic};
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::{JobSource, QueuedMessage, SendLedger, SourceDirectory};
+use nudge_shared::templates::TemplateLibrary;
+use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret, UnsubscribeToken};
 use nudge_shared::VirtualClock;
 
 struct Stack {
@@ -144,11 +147,18 @@ impl Stack {
             campaigns: builtin_campaigns(),
             profiles: self.store.clone(),
             ledger: self.store.clone(),
+            templates: TemplateLibrary::new(self.store.clone()),
             mailer: self.mailer.clone(),
             clock: self.clock.clone(),
             identity: SenderIdentity {
                 address: EmailAddress::parse("hello@acme.test").unwrap(),
                 name: "Acme".into(),
+            },
+            postal_address: "1 Main St".into(),
+            unsubscribe: UnsubscribeLinks {
+                base_url: "https://api.acme.test".into(),
+                secret: secret(),
+                mailto: None,
             },
             claim_lease: Duration::minutes(10),
         };
@@ -165,11 +175,18 @@ impl Stack {
     async fn admin(&self, fixture: &[u8], person: &str) -> (i64, serde_json::Value) {
         let mut request: ApiGatewayV2httpRequest = serde_json::from_slice(fixture).unwrap();
         request.raw_path = Some(format!("/v1/admin/people/{person}"));
+        self.admin_request(request).await
+    }
+
+    async fn admin_request(&self, request: ApiGatewayV2httpRequest) -> (i64, serde_json::Value) {
         let deps = AdminDeps {
             sources: self.store.clone(),
             people: self.store.clone(),
+            templates: TemplateLibrary::new(self.store.clone()),
             clock: self.clock.clone(),
             auth: AdminAuth::Key(Secret::new("ak_fixture_admin").hash()),
+            company: "Acme".into(),
+            postal_address: "1 Main St".into(),
         };
         let response = nudge_fn_admin::handle(&deps, request).await;
         let body = match response.body {
@@ -177,6 +194,26 @@ impl Stack {
             _ => serde_json::Value::Null,
         };
         (response.status_code, body)
+    }
+
+    /// A click on an unsubscribe link (RFC 8058 one-click POST) for `person` and `topic`.
+    async fn one_click_unsubscribe(&self, person: &str, topic: &str) -> i64 {
+        let token = UnsubscribeToken {
+            person: PersonId::parse(person).unwrap(),
+            topic: Some(Topic::parse(topic).unwrap()),
+        }
+        .sign(&secret());
+        let mut request: ApiGatewayV2httpRequest =
+            serde_json::from_slice(include_bytes!("../../functions/preferences/fixtures/post-one-click.json")).unwrap();
+        request.raw_path = Some(format!("/u/{token}"));
+        let deps = PreferencesDeps {
+            store: self.store.clone(),
+            secret: secret(),
+            topics: builtin_campaigns().topics(),
+            company: "Acme".into(),
+            clock: self.clock.clone(),
+        };
+        nudge_fn_preferences::handle(&deps, request).await.status_code
     }
 
     async fn tick(&self) -> usize {
@@ -190,6 +227,10 @@ impl Stack {
             serde_json::from_slice(include_bytes!("../../functions/scheduler/fixtures/scheduled-event.json")).unwrap();
         nudge_fn_scheduler::handle(&deps, event).await.unwrap().timers_fired
     }
+}
+
+fn secret() -> UnsubscribeSecret {
+    UnsubscribeSecret::parse("e2e-secret-e2e-secret-e2e-secret-e2e").unwrap()
 }
 
 fn aws_sdk_dynamodb_client(config: &aws::SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -313,6 +354,53 @@ async fn signed_up_flows_from_the_api_to_ses_once_even_when_everything_is_delive
                 ..
             }
         )),
+        "{sends:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_template_saved_through_the_admin_api_renders_and_a_one_click_unsubscribe_stops_marketing() {
+    let stack = Stack::deploy().await;
+    let email = format!("{}@example.com", nudge_tests::unique_name("grace"));
+
+    // An operator saves a new welcome through the admin API: version 1 in DynamoDB.
+    let mut put: ApiGatewayV2httpRequest =
+        serde_json::from_slice(include_bytes!("../../functions/admin/fixtures/put-template.json")).unwrap();
+    put.raw_path = Some("/v1/admin/templates/welcome".into());
+    let source = "---\nsubject: \"{{ person.first_name | default: 'Hi' }}, welcome aboard {{ company }}\"\n---\n<mjml><mj-body><mj-section><mj-column><mj-text>Plan: {{ event.properties.plan | default: 'free' }}</mj-text></mj-column></mj-section></mj-body></mjml>\n";
+    put.body = Some(serde_json::json!({"format": "mjml", "source": source}).to_string());
+    let (status, saved) = stack.admin_request(put).await;
+    assert_eq!((status, saved["version"].clone()), (201, serde_json::json!(1)), "{saved}");
+
+    let identify = include_bytes!("../../functions/ingest/fixtures/identify.json");
+    let track = include_bytes!("../../functions/ingest/fixtures/track-signed-up.json");
+    let identify_body =
+        serde_json::json!({"userId": "user-2", "messageId": "msg-identify-g", "traits": {"email": email, "first_name": "Grace"}});
+    assert_eq!(stack.post(identify, identify_body).await, 200);
+    let signed_up =
+        serde_json::json!({"userId": "user-2", "event": "signed_up", "messageId": "msg-signup-g", "properties": {"plan": "team"}});
+    assert_eq!(stack.post(track, signed_up).await, 200);
+    assert_eq!(stack.evaluate(stack.stream_batch().await).await, 0);
+    assert_eq!(stack.send(&stack.receive_jobs().await).await, 0);
+
+    let delivered = emails_to(&email).await;
+    assert_eq!(delivered.len(), 1);
+    assert!(delivered[0].contains("Subject: Grace, welcome aboard Acme"), "{}", delivered[0]);
+    let sends = stack.store.sends_to(&PersonId::parse("user-2").unwrap()).await.unwrap();
+    assert!(
+        matches!(&sends[0].state, SendState::Sent { template_version: 1, template: Some(t), .. } if t.as_str() == "welcome"),
+        "{sends:?}"
+    );
+
+    // She clicks "unsubscribe" on product tips; the tips due a day later are skipped.
+    assert_eq!(stack.one_click_unsubscribe("user-2", "product_tips").await, 200);
+    stack.clock.advance(Duration::days(1));
+    assert_eq!(stack.tick().await, 1);
+    assert_eq!(stack.send(&stack.receive_jobs().await).await, 0);
+    assert_eq!(emails_to(&email).await.len(), 1, "no tips after the unsubscribe");
+    let sends = stack.store.sends_to(&PersonId::parse("user-2").unwrap()).await.unwrap();
+    assert!(
+        sends.iter().any(|s| matches!(&s.state, SendState::Skipped { reason: SkipReason::Unsubscribed { topic: Some(t) }, .. } if t.as_str() == "product_tips")),
         "{sends:?}"
     );
 }

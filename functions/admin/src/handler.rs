@@ -1,13 +1,19 @@
 //! The admin function: operators' routes (`/v1/admin/…`, `/v1/catalog/…`), behind API
 //! Gateway's IAM authorizer on AWS and a bearer key on `nudge serve`. It creates tracking
-//! sources, shows or erases a person, and maintains the content catalog. Write keys never
-//! reach it.
+//! sources, shows or erases a person, maintains the content catalog, and saves and
+//! previews templates (`templates.rs`). Write keys never reach it.
+
+mod templates;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::http::Method;
-use nudge_shared::adapters::aws::apigw::{body_bytes, header, json_response};
-use nudge_shared::domain::{CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, Source, SourceId};
-use nudge_shared::ports::{AccountReader, Catalog, Eraser, PersonHistory, ProfileReader, SendLedger, SourceDirectory, Upserted};
+use nudge_shared::adapters::aws::apigw::{body_bytes, header, json_response, percent_decode};
+use nudge_shared::domain::{CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, Source, SourceId, TemplateName};
+use nudge_shared::ports::{
+    AccountReader, Catalog, Eraser, PersonHistory, ProfileReader, SendLedger, SourceDirectory, TemplateStore, Upserted,
+};
+use nudge_shared::template::TemplateError;
+use nudge_shared::templates::TemplateLibrary;
 use nudge_shared::{Clock, InvalidField, PortError};
 use serde_json::{json, Value};
 use tracing::{error, info};
@@ -15,11 +21,15 @@ use tracing::{error, info};
 /// How many of a person's latest events `GET /v1/admin/people/{id}` shows.
 pub const EVENTS_SHOWN: usize = 50;
 
-pub struct AdminDeps<S, P, C> {
+pub struct AdminDeps<S, P, T, C> {
     pub sources: S,
     pub people: P,
+    pub templates: TemplateLibrary<T>,
     pub clock: C,
     pub auth: AdminAuth,
+    /// For previews: `{{ company }}` and `{{ postal_address }}`.
+    pub company: String,
+    pub postal_address: String,
 }
 
 /// Who may call the admin routes.
@@ -39,6 +49,10 @@ pub enum AdminError {
     NotFound { method: String, path: String },
     #[error("no person {0}")]
     NoSuchPerson(String),
+    #[error("no template {0}")]
+    NoSuchTemplate(String),
+    #[error("template: {0}")]
+    Template(TemplateError),
     #[error("admin routes need the admin credential")]
     Unauthorized,
     #[error("invalid {0}")]
@@ -53,12 +67,17 @@ enum Route {
     ErasePerson(PersonId),
     PutContent(Collection, ItemId),
     ShowContent(Collection, ItemId),
+    ListTemplates,
+    ShowTemplate(TemplateName),
+    SaveTemplate(TemplateName),
+    Preview,
 }
 
-pub async fn handle<S, P, C>(deps: &AdminDeps<S, P, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
+pub async fn handle<S, P, T, C>(deps: &AdminDeps<S, P, T, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
 where
     S: SourceDirectory,
     P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader + Catalog,
+    T: TemplateStore,
     C: Clock,
 {
     let result = match authorize(&deps.auth, &request).and_then(|()| route_for(&request)) {
@@ -67,6 +86,10 @@ where
         Ok(Route::ErasePerson(id)) => erase_person(&deps.people, &id).await.map(|body| (200, body)),
         Ok(Route::PutContent(collection, id)) => put_content(deps, collection, id, &request).await,
         Ok(Route::ShowContent(collection, id)) => show_content(&deps.people, &collection, &id).await.map(|body| (200, body)),
+        Ok(Route::ListTemplates) => templates::list(deps).await.map(|body| (200, body)),
+        Ok(Route::ShowTemplate(name)) => templates::show(deps, &name).await.map(|body| (200, body)),
+        Ok(Route::SaveTemplate(name)) => templates::save(deps, name, &request).await,
+        Ok(Route::Preview) => templates::render_preview(deps, &request).await.map(|body| (200, body)),
         Err(error) => Err(error),
     };
     match result {
@@ -82,8 +105,19 @@ fn route_for(request: &ApiGatewayV2httpRequest) -> Result<Route, AdminError> {
         method: method.to_string(),
         path: path.to_string(),
     };
-    if path == "/v1/admin/sources" && method == Method::POST {
-        return Ok(Route::CreateSource);
+    match (path, method) {
+        ("/v1/admin/sources", &Method::POST) => return Ok(Route::CreateSource),
+        ("/v1/admin/templates", &Method::GET) => return Ok(Route::ListTemplates),
+        ("/v1/admin/preview", &Method::POST) => return Ok(Route::Preview),
+        _ => {}
+    }
+    if let Some(name) = path.strip_prefix("/v1/admin/templates/") {
+        let name = TemplateName::parse(&percent_decode(name)).map_err(|e| AdminError::Invalid(e.within("name")))?;
+        return match *method {
+            Method::GET => Ok(Route::ShowTemplate(name)),
+            Method::PUT => Ok(Route::SaveTemplate(name)),
+            _ => Err(not_found()),
+        };
     }
     if let Some(rest) = path.strip_prefix("/v1/catalog/") {
         let (collection, id) = rest
@@ -111,32 +145,8 @@ fn route_for(request: &ApiGatewayV2httpRequest) -> Result<Route, AdminError> {
     }
 }
 
-/// Path segments arrive percent-encoded (`user%40example.com`).
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-async fn create_source<S: SourceDirectory, P, C: Clock>(
-    deps: &AdminDeps<S, P, C>,
+async fn create_source<S: SourceDirectory, P, T, C: Clock>(
+    deps: &AdminDeps<S, P, T, C>,
     request: &ApiGatewayV2httpRequest,
 ) -> Result<Value, AdminError> {
     let body: Value = serde_json::from_slice(&body_bytes(request).map_err(AdminError::Invalid)?)
@@ -198,8 +208,8 @@ async fn erase_person<P: Eraser>(people: &P, id: &PersonId) -> Result<Value, Adm
 
 /// Upserts a catalog item from the JSON object in the body: 201 when it is new (which puts a
 /// `content_added` change on the feed), 200 when it replaced one.
-async fn put_content<S, P: Catalog, C: Clock>(
-    deps: &AdminDeps<S, P, C>,
+async fn put_content<S, P: Catalog, T, C: Clock>(
+    deps: &AdminDeps<S, P, T, C>,
     collection: Collection,
     id: ItemId,
     request: &ApiGatewayV2httpRequest,
@@ -263,7 +273,9 @@ fn authorize(auth: &AdminAuth, request: &ApiGatewayV2httpRequest) -> Result<(), 
 pub fn error_response(error: &AdminError) -> ApiGatewayV2httpResponse {
     let (status, code) = match error {
         AdminError::NotFound { .. } => (404, "not_found"),
-        AdminError::NoSuchPerson(_) => (404, "not_found"),
+        AdminError::NoSuchPerson(_) | AdminError::NoSuchTemplate(_) => (404, "not_found"),
+        AdminError::Template(TemplateError::Syntax { .. }) => (400, "invalid_template"),
+        AdminError::Template(TemplateError::Render { .. }) => (422, "render_failed"),
         AdminError::Unauthorized => (401, "unauthorized"),
         AdminError::Invalid(_) => (400, "invalid_request"),
         AdminError::Store(port) if port.is_retryable() => (503, "unavailable"),
@@ -273,8 +285,15 @@ pub fn error_response(error: &AdminError) -> ApiGatewayV2httpResponse {
         error!(%error, "request failed");
     }
     let mut body = json!({ "error": { "code": code, "message": error.to_string() } });
-    if let AdminError::Invalid(field) = error {
-        body["error"]["field"] = json!(field.field);
+    match error {
+        AdminError::Invalid(field) => body["error"]["field"] = json!(field.field),
+        AdminError::Template(TemplateError::Syntax { line, column, .. }) => {
+            body["error"]["field"] = json!("source");
+            body["error"]["line"] = json!(line);
+            body["error"]["column"] = json!(column);
+        }
+        AdminError::Template(TemplateError::Render { part, .. }) => body["error"]["field"] = json!(part),
+        _ => {}
     }
     json_response(status, body)
 }

@@ -6,18 +6,23 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use nudge_fn_admin::{handle, AdminAuth, AdminDeps};
 use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore};
-use nudge_shared::config::{required_env, ConfigError};
+use nudge_shared::config::{optional_env, required_env, ConfigError};
+use nudge_shared::templates::TemplateLibrary;
 use nudge_shared::SystemClock;
 use std::sync::Arc;
 
 struct Config {
     table_name: String,
+    company: String,
+    postal_address: String,
 }
 
 impl Config {
     fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             table_name: required_env("TABLE_NAME")?,
+            company: optional_env("SENDER_NAME").unwrap_or_else(|| "Nudge".into()),
+            postal_address: optional_env("POSTAL_ADDRESS").unwrap_or_default(),
         })
     }
 }
@@ -35,9 +40,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Every admin route sits behind API Gateway's IAM authorizer (template.yaml).
     let deps = Arc::new(AdminDeps {
         sources: store.clone(),
-        people: store,
+        people: store.clone(),
+        templates: TemplateLibrary::new(store),
         clock: SystemClock,
         auth: AdminAuth::Iam,
+        company: config.company,
+        postal_address: config.postal_address,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
         let deps = Arc::clone(&deps);

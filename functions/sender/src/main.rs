@@ -7,9 +7,11 @@ use chrono::Duration;
 use lambda_runtime::{service_fn, LambdaEvent};
 use nudge_fn_sender::{handle, SenderDeps};
 use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore, SesMailer};
-use nudge_shared::config::{optional_env, required_env, sender_identity_from_env, ConfigError};
+use nudge_shared::config::{optional_env, required_env, sender_identity_from_env, unsubscribe_links_from_env, ConfigError};
 use nudge_shared::domain::builtin_campaigns;
 use nudge_shared::mime::SenderIdentity;
+use nudge_shared::templates::TemplateLibrary;
+use nudge_shared::unsubscribe::UnsubscribeLinks;
 use nudge_shared::SystemClock;
 use std::sync::Arc;
 
@@ -17,6 +19,8 @@ struct Config {
     table_name: String,
     configuration_set: Option<String>,
     identity: SenderIdentity,
+    postal_address: String,
+    unsubscribe: UnsubscribeLinks,
 }
 
 impl Config {
@@ -25,6 +29,8 @@ impl Config {
             table_name: required_env("TABLE_NAME")?,
             configuration_set: optional_env("CONFIGURATION_SET"),
             identity: sender_identity_from_env()?,
+            postal_address: optional_env("POSTAL_ADDRESS").unwrap_or_default(),
+            unsubscribe: unsubscribe_links_from_env()?,
         })
     }
 }
@@ -39,13 +45,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
     let store = DynamoStore::from_config(&sdk, config.table_name);
-    let deps: Arc<SenderDeps<_, _, _, _>> = Arc::new(SenderDeps {
+    let deps: Arc<SenderDeps<_, _, _, _, _>> = Arc::new(SenderDeps {
         campaigns: builtin_campaigns(),
         profiles: store.clone(),
-        ledger: store,
+        ledger: store.clone(),
+        templates: TemplateLibrary::new(store),
         mailer: SesMailer::from_config(&sdk, config.configuration_set),
         clock: SystemClock,
         identity: config.identity,
+        postal_address: config.postal_address,
+        unsubscribe: config.unsubscribe,
         // The queue's visibility timeout is 5 minutes: a claim outlives one delivery attempt.
         claim_lease: Duration::minutes(10),
     });

@@ -16,7 +16,9 @@ pub use account::Account;
 pub use campaign::{builtin_campaigns, Campaign, CampaignSet, MessageClass, Trigger};
 pub use catalog::{CatalogItem, Changed};
 pub use event::{Event, EventKind, SourceStamp};
-pub use ids::{CampaignId, Channel, Collection, DedupKey, EmailAddress, EventName, GroupId, ItemId, MessageId, PersonId, SourceId, TemplateName, Topic};
+pub use ids::{
+    CampaignId, Channel, Collection, DedupKey, EmailAddress, EventName, GroupId, ItemId, MessageId, PersonId, SourceId, TemplateName, Topic,
+};
 pub use job::{MessageJob, Timer, TriggerSnapshot};
 pub use person::Person;
 pub use preferences::Preferences;

@@ -6,7 +6,10 @@ use super::liquid::escape_html;
 /// MJML (already through Liquid) to responsive HTML.
 pub fn compile_mjml(mjml: &str) -> Result<String, String> {
     let parsed = mrml::parse(mjml).map_err(|e| e.to_string())?;
-    parsed.element.render(&mrml::prelude::render::RenderOptions::default()).map_err(|e| e.to_string())
+    parsed
+        .element
+        .render(&mrml::prelude::render::RenderOptions::default())
+        .map_err(|e| e.to_string())
 }
 
 /// `<style>` rules copied onto the elements they match, since many mail clients drop
@@ -93,6 +96,9 @@ mod tests {
     #[test]
     fn text_alternative_keeps_links() {
         let text = text_from_html("<p>Read <a href=\"https://x.test/a\">the post</a></p><p></p><p></p><p>Bye</p>").unwrap();
-        assert!(text.contains("the post") && text.contains("https://x.test/a") && text.contains("Bye"), "{text}");
+        assert!(
+            text.contains("the post") && text.contains("https://x.test/a") && text.contains("Bye"),
+            "{text}"
+        );
     }
 }

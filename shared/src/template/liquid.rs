@@ -161,7 +161,11 @@ fn split_top_level(text: &str, separator: char) -> Vec<&str> {
 /// Whitespace-control dashes (`{{-` / `-}}`) kept apart from the expression.
 fn trim_dashes(inner: &str) -> (&str, &str, &str) {
     let lead = if inner.starts_with('-') { "-" } else { "" };
-    let trail = if inner.ends_with('-') && inner.len() > lead.len() { "-" } else { "" };
+    let trail = if inner.ends_with('-') && inner.len() > lead.len() {
+        "-"
+    } else {
+        ""
+    };
     (lead, &inner[lead.len()..inner.len() - trail.len()], trail)
 }
 
@@ -255,7 +259,10 @@ impl Filter for RawFilter {
 struct DateArgs {
     #[parameter(description = "strftime format, e.g. \"%b %-d, %Y\".", arg_type = "str")]
     format: Expression,
-    #[parameter(description = "An IANA timezone; default: the person's `timezone` trait, else UTC.", arg_type = "str")]
+    #[parameter(
+        description = "An IANA timezone; default: the person's `timezone` trait, else UTC.",
+        arg_type = "str"
+    )]
     timezone: Option<Expression>,
 }
 
@@ -294,7 +301,9 @@ impl Filter for LocalDateFilter {
         if items.iter().any(|i| matches!(i, chrono::format::Item::Error)) {
             return Err(liquid_core::Error::with_msg(format!("invalid date format: {format}")));
         }
-        Ok(Value::scalar(time.with_timezone(&tz).format_with_items(items.into_iter()).to_string()))
+        Ok(Value::scalar(
+            time.with_timezone(&tz).format_with_items(items.into_iter()).to_string(),
+        ))
     }
 }
 
@@ -312,7 +321,9 @@ fn parse_time(input: &dyn ValueView, runtime: &dyn Runtime) -> Option<DateTime<U
     let text = text.as_str().trim();
     if text == "now" || text == "today" {
         let now = lookup(runtime, &["now"])?;
-        return DateTime::parse_from_rfc3339(now.to_kstr().as_str()).ok().map(|t| t.with_timezone(&Utc));
+        return DateTime::parse_from_rfc3339(now.to_kstr().as_str())
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
     }
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));

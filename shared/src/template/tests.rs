@@ -1,6 +1,6 @@
 use super::*;
-use crate::domain::{Account, CampaignId, EventKind, GroupId, MessageId, Person, PersonId, TriggerSnapshot};
 use crate::domain::Event;
+use crate::domain::{Account, CampaignId, EventKind, GroupId, MessageId, Person, PersonId, TriggerSnapshot};
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Map, Value};
 
@@ -87,13 +87,21 @@ fn default_covers_missing_traits_keys_and_loop_items() {
 #[test]
 fn an_undefined_value_without_default_fails_the_message_naming_it() {
     let err = render("---\nsubject: Hi\n---\n<p>Hi {{ person.first_name }}</p>", json!({})).unwrap_err();
-    assert_eq!(err.to_string().split(" is undefined").next(), Some("body: `person.first_name`"), "{err}");
+    assert_eq!(
+        err.to_string().split(" is undefined").next(),
+        Some("body: `person.first_name`"),
+        "{err}"
+    );
     // Null counts as undefined: never "Hi ,".
     assert!(render("---\nsubject: Hi {{ person.first_name }}\n---\nx", json!({"first_name": null})).is_err());
     // A filter after the undefined value does not hide it.
     assert!(render("---\nsubject: Hi\n---\n{{ person.first_name | upcase }}", json!({})).is_err());
     // Inside a loop, too.
-    assert!(render("---\nsubject: Hi\n---\n{% for i in person.items %}{{ i.name }}{% endfor %}", json!({"items": [{}]})).is_err());
+    assert!(render(
+        "---\nsubject: Hi\n---\n{% for i in person.items %}{{ i.name }}{% endfor %}",
+        json!({"items": [{}]})
+    )
+    .is_err());
 }
 
 #[test]
@@ -108,7 +116,11 @@ fn conditions_on_missing_values_are_simply_false() {
 
 #[test]
 fn lenient_templates_render_missing_values_empty() {
-    let out = render("---\nsubject: Hi {{ person.first_name }}\nlenient: true\n---\n<p>{{ person.x }}</p>", json!({})).unwrap();
+    let out = render(
+        "---\nsubject: Hi {{ person.first_name }}\nlenient: true\n---\n<p>{{ person.x }}</p>",
+        json!({}),
+    )
+    .unwrap();
     assert_eq!(out.subject, "Hi");
     assert!(out.html.contains("<p></p>"));
 }
@@ -120,7 +132,11 @@ fn html_output_is_escaped_unless_marked_raw() {
         json!({"name": "<script>alert(1)</script> & \"co\"", "bio": "<b>bold</b>"}),
     )
     .unwrap();
-    assert!(out.html.contains("<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; \"co\"</p>"), "{}", out.html);
+    assert!(
+        out.html.contains("<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; \"co\"</p>"),
+        "{}",
+        out.html
+    );
     assert!(out.html.contains("<div><b>bold</b></div>"));
     assert!(out.html.contains("href=\"https://nudge.test/u/TOKEN?a=1&amp;b=2\""));
     // The subject is text, not HTML: no entities in it.
@@ -130,12 +146,17 @@ fn html_output_is_escaped_unless_marked_raw() {
 #[test]
 fn syntax_errors_carry_the_file_line_and_column() {
     let err = html("---\nsubject: Hi\n---\n<p>one</p>\n<p>{% if %}</p>").unwrap_err();
-    let TemplateError::Syntax { line, column, .. } = &err else { panic!("{err:?}") };
+    let TemplateError::Syntax { line, column, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!((*line, *column), (5, 9), "{err}");
     let err = html("---\nsubject: Hi\npreheader: \"{{ x \"\n---\nbody").unwrap_err();
     assert!(matches!(err, TemplateError::Syntax { line: 3, .. }), "{err}");
     let err = html("---\nsubject: Hi\nsubjekt: typo\n---\nbody").unwrap_err();
-    assert!(err.to_string().contains("subjekt") && matches!(err, TemplateError::Syntax { line: 3, .. }), "{err}");
+    assert!(
+        err.to_string().contains("subjekt") && matches!(err, TemplateError::Syntax { line: 3, .. }),
+        "{err}"
+    );
     assert!(matches!(html("<p>no front matter</p>"), Err(TemplateError::Syntax { line: 1, .. })));
     let err = Template::compile(&doc(BodyFormat::Mjml, "---\nsubject: Hi\n---\n<mjml><mj-body><mj-section>"), 1).unwrap_err();
     assert!(err.to_string().contains("MJML"), "{err}");
@@ -143,7 +164,8 @@ fn syntax_errors_carry_the_file_line_and_column() {
 
 #[test]
 fn header_fields_stay_one_line_and_reply_to_must_be_an_address() {
-    let source = "---\nsubject: \"Hi {{ person.name }}\"\nfrom_name: \"{{ person.name }} at Acme\"\nreply_to: \"{{ person.manager }}\"\n---\nx";
+    let source =
+        "---\nsubject: \"Hi {{ person.name }}\"\nfrom_name: \"{{ person.name }} at Acme\"\nreply_to: \"{{ person.manager }}\"\n---\nx";
     let out = render(source, json!({"name": "Ada\r\nBcc: x@evil.test", "manager": "m@acme.test"})).unwrap();
     assert_eq!(out.subject, "Hi Ada Bcc: x@evil.test");
     assert_eq!(out.from_name.as_deref(), Some("Ada Bcc: x@evil.test at Acme"));
@@ -181,7 +203,11 @@ fn html_bodies_get_inlined_css_a_text_part_and_a_preheader() {
     assert!(out.html.contains("<p class=\"big\" style=\"font-size: 20px;\">"), "{}", out.html);
     assert!(out.html.contains("<body><div style=\"display:none;"), "{}", out.html);
     assert!(!out.text.contains("Read this first"), "the preheader is not part of the text body");
-    assert!(out.text.contains("Hello") && out.text.contains("https://acme.test/x"), "{}", out.text);
+    assert!(
+        out.text.contains("Hello") && out.text.contains("https://acme.test/x"),
+        "{}",
+        out.text
+    );
 }
 
 fn cart_fixture() -> Fixture {
@@ -230,7 +256,11 @@ fn a_customer_io_style_mjml_template_renders_for_a_real_profile() {
     assert_eq!(out.preheader.as_deref(), Some("2 items, €1,305.50 in total"));
     assert_eq!(out.from_name.as_deref(), Some("Grace at Acme"));
     assert_eq!(out.reply_to.as_ref().map(|a| a.as_str()), Some("grace@acme.test"));
-    assert!(out.html.contains("Monday, March 2 at 12:30 AM CET"), "in the person's timezone: {}", out.html);
+    assert!(
+        out.html.contains("Monday, March 2 at 12:30 AM CET"),
+        "in the person's timezone: {}",
+        out.html
+    );
     assert!(out.html.contains("Cable tray &lt;b&gt;"));
     assert!(out.html.contains("https://shop.acme.test/cart/c%2F42?utm_campaign=cart"));
     insta::assert_snapshot!("cart_reminder_text", out.text);

@@ -19,9 +19,22 @@ pub async fn saving_a_changed_template_makes_a_new_version_and_keeps_the_newest(
     assert_eq!(store.current_template(&welcome).await.unwrap(), None);
     let saved = store.save_template(&document("welcome", "Hello"), start()).await.unwrap();
     assert_eq!(saved, SavedTemplate { version: 1, changed: true });
-    let again = store.save_template(&document("welcome", "Hello"), start() + Duration::minutes(1)).await.unwrap();
-    assert_eq!(again, SavedTemplate { version: 1, changed: false }, "the same text is not a new version");
-    let edited = store.save_template(&document("welcome", "Hello again"), start() + Duration::minutes(2)).await.unwrap();
+    let again = store
+        .save_template(&document("welcome", "Hello"), start() + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        SavedTemplate {
+            version: 1,
+            changed: false
+        },
+        "the same text is not a new version"
+    );
+    let edited = store
+        .save_template(&document("welcome", "Hello again"), start() + Duration::minutes(2))
+        .await
+        .unwrap();
     assert_eq!(edited, SavedTemplate { version: 2, changed: true });
     store.save_template(&document("digest", "Your week"), start()).await.unwrap();
 
@@ -43,14 +56,25 @@ pub async fn preferences_are_kept_per_person_and_erased_with_them(backend: impl 
     let ada = PersonId::parse("ada").unwrap();
     assert_eq!(store.preferences(&ada).await.unwrap(), Preferences::default());
     store
-        .record(&crate::fixtures::identify("ada", "m-pref", serde_json::json!({"email": "ada@example.com"})))
+        .record(&crate::fixtures::identify(
+            "ada",
+            "m-pref",
+            serde_json::json!({"email": "ada@example.com"}),
+        ))
         .await
         .unwrap();
     let mut preferences = Preferences::default();
     preferences.unsubscribe(Some(&Topic::parse("product_tips").unwrap()), start());
     store.save_preferences(&ada, &preferences).await.unwrap();
     assert_eq!(store.preferences(&ada).await.unwrap(), preferences);
-    assert_eq!(store.preferences(&PersonId::parse("grace").unwrap()).await.unwrap(), Preferences::default());
+    assert_eq!(
+        store.preferences(&PersonId::parse("grace").unwrap()).await.unwrap(),
+        Preferences::default()
+    );
     store.erase(&ada).await.unwrap();
-    assert_eq!(store.preferences(&ada).await.unwrap(), Preferences::default(), "erasure removes preferences");
+    assert_eq!(
+        store.preferences(&ada).await.unwrap(),
+        Preferences::default(),
+        "erasure removes preferences"
+    );
 }

@@ -11,6 +11,7 @@ use nudge_shared::domain::{
     CampaignId, DedupKey, EmailAddress, Event, EventKind, EventName, MessageId, MessageJob, PersonId, Secret, TriggerSnapshot,
 };
 use nudge_shared::ports::{EventLog, ProfileReader, SendLedger, SourceDirectory, SuppressionList};
+use nudge_shared::templates::TemplateLibrary;
 use nudge_shared::VirtualClock;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -23,18 +24,23 @@ fn clock() -> VirtualClock {
     VirtualClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 10).unwrap())
 }
 
-fn deps_with(auth: AdminAuth) -> AdminDeps<EmbeddedStore, EmbeddedStore, VirtualClock> {
+type Deps = AdminDeps<EmbeddedStore, EmbeddedStore, EmbeddedStore, VirtualClock>;
+
+fn deps_with(auth: AdminAuth) -> Deps {
     let clock = clock();
     let store = EmbeddedStore::in_memory(Arc::new(clock.clone())).unwrap();
     AdminDeps {
         sources: store.clone(),
-        people: store,
+        people: store.clone(),
+        templates: TemplateLibrary::new(store),
         clock,
         auth,
+        company: "Acme".into(),
+        postal_address: "1 Main St".into(),
     }
 }
 
-fn deps() -> AdminDeps<EmbeddedStore, EmbeddedStore, VirtualClock> {
+fn deps() -> Deps {
     deps_with(AdminAuth::Key(Secret::new("ak_fixture_admin").hash()))
 }
 
@@ -46,7 +52,7 @@ fn body(response: &ApiGatewayV2httpResponse) -> Value {
 }
 
 /// `user+1` (the fixtures' percent-encoded id) with an email and a track event, and one send.
-async fn a_customer(deps: &AdminDeps<EmbeddedStore, EmbeddedStore, VirtualClock>) {
+async fn a_customer(deps: &Deps) {
     let id = PersonId::parse("user+1").unwrap();
     let mut identify = Event::new(
         EventKind::Identify,
@@ -244,4 +250,157 @@ async fn a_bad_catalog_item_names_the_field() {
         401,
         "a write key cannot change the catalog"
     );
+}
+
+fn with_body(mut request: ApiGatewayV2httpRequest, body: Value) -> ApiGatewayV2httpRequest {
+    request.body = Some(body.to_string());
+    request
+}
+
+const CART_TEMPLATE: &str = "---\nsubject: \"{{ person.first_name | default: 'Hi' }}, your cart\"\npreheader: \"{{ event.properties.total | money }}\"\n---\n<mjml><mj-body><mj-section><mj-column><mj-text>{% for item in event.properties.items %}{{ item.name }} {% endfor %}for {{ person.email }}</mj-text></mj-column></mj-section></mj-body></mjml>\n";
+
+#[tokio::test]
+async fn a_saved_template_gets_versions_and_is_listed_and_shown() {
+    let deps = deps();
+    let put = || {
+        with_body(
+            fixture(include_bytes!("../../fixtures/put-template.json")),
+            json!({"format": "mjml", "source": CART_TEMPLATE}),
+        )
+    };
+    let first = handle(&deps, put()).await;
+    assert_eq!(
+        (first.status_code, body(&first)["version"].clone()),
+        (201, json!(1)),
+        "{:?}",
+        body(&first)
+    );
+    let again = handle(&deps, put()).await;
+    assert_eq!(
+        (again.status_code, body(&again)["changed"].clone()),
+        (200, json!(false)),
+        "same text, same version"
+    );
+    let edited = handle(
+        &deps,
+        with_body(
+            fixture(include_bytes!("../../fixtures/put-template.json")),
+            json!({"format": "mjml", "source": CART_TEMPLATE.replace("your cart", "your basket")}),
+        ),
+    )
+    .await;
+    assert_eq!(body(&edited)["version"], json!(2));
+    let mut list = fixture(include_bytes!("../../fixtures/get-person.json"));
+    list.raw_path = Some("/v1/admin/templates".into());
+    let listed = body(&handle(&deps, list.clone()).await);
+    let names: Vec<(String, u64)> = listed["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().to_string(), t["version"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("cart-reminder".into(), 2), ("getting-started".into(), 0), ("welcome".into(), 0)]
+    );
+    list.raw_path = Some("/v1/admin/templates/cart-reminder".into());
+    let shown = body(&handle(&deps, list).await);
+    assert!(shown["template"]["source"].as_str().unwrap().contains("your basket"));
+}
+
+#[tokio::test]
+async fn a_template_that_does_not_compile_is_refused_with_line_and_column() {
+    let deps = deps();
+    let broken = CART_TEMPLATE.replace("{% endfor %}", "");
+    let response = handle(
+        &deps,
+        with_body(
+            fixture(include_bytes!("../../fixtures/put-template.json")),
+            json!({"format": "mjml", "source": broken}),
+        ),
+    )
+    .await;
+    assert_eq!(response.status_code, 400);
+    let error = &body(&response)["error"];
+    assert_eq!(
+        (error["code"].as_str(), error["field"].as_str()),
+        (Some("invalid_template"), Some("source"))
+    );
+    assert!(error["line"].as_u64().unwrap() >= 5, "{error}");
+    let missing_format = handle(
+        &deps,
+        with_body(
+            fixture(include_bytes!("../../fixtures/put-template.json")),
+            json!({"source": CART_TEMPLATE}),
+        ),
+    )
+    .await;
+    assert_eq!(missing_format.status_code, 400);
+    assert_eq!(body(&missing_format)["error"]["field"], json!("body"));
+}
+
+#[tokio::test]
+async fn preview_renders_a_draft_or_a_stored_template_for_a_real_person() {
+    let deps = deps();
+    a_customer(&deps).await;
+    let event = json!({"name": "cart_abandoned", "properties": {"total": 42.5, "items": [{"name": "Desk"}, {"name": "Lamp"}]}});
+    let response = handle(
+        &deps,
+        with_body(
+            fixture(include_bytes!("../../fixtures/post-preview.json")),
+            json!({"source": CART_TEMPLATE, "format": "mjml", "person_id": "user+1", "event": event}),
+        ),
+    )
+    .await;
+    assert_eq!(response.status_code, 200, "{:?}", body(&response));
+    let message = &body(&response)["message"];
+    assert_eq!(message["subject"], json!("Hi, your cart"));
+    assert_eq!(message["preheader"], json!("$42.50"));
+    assert!(
+        message["text"].as_str().unwrap().contains("Desk Lamp for ada@example.com"),
+        "{message}"
+    );
+    assert!(message["html"].as_str().unwrap().contains("<!doctype html>"));
+
+    let stored = handle(
+        &deps,
+        with_body(
+            fixture(include_bytes!("../../fixtures/post-preview.json")),
+            json!({"template": "welcome", "person_id": "user+1"}),
+        ),
+    )
+    .await;
+    assert_eq!(body(&stored)["template"], json!({"name": "welcome", "version": 0}));
+    assert_eq!(body(&stored)["message"]["subject"], json!("Welcome to Acme, friend!"));
+}
+
+#[tokio::test]
+async fn preview_says_which_value_is_missing_and_who_is_unknown() {
+    let deps = deps();
+    a_customer(&deps).await;
+    let strict = "---\nsubject: Hi {{ person.first_name }}\n---\n<p>x</p>";
+    let response = handle(
+        &deps,
+        with_body(
+            fixture(include_bytes!("../../fixtures/post-preview.json")),
+            json!({"source": strict, "format": "html", "person_id": "user+1"}),
+        ),
+    )
+    .await;
+    assert_eq!(response.status_code, 422);
+    let error = &body(&response)["error"];
+    assert_eq!(error["field"], json!("subject"));
+    assert!(
+        error["message"].as_str().unwrap().contains("`person.first_name` is undefined"),
+        "{error}"
+    );
+    let nobody = handle(
+        &deps,
+        with_body(
+            fixture(include_bytes!("../../fixtures/post-preview.json")),
+            json!({"template": "welcome", "person_id": "nobody"}),
+        ),
+    )
+    .await;
+    assert_eq!(nobody.status_code, 404);
 }

@@ -4,14 +4,27 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{Duration, TimeZone, Utc};
 use nudge_fn_sender::{handle, SenderDeps};
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
-use nudge_shared::domain::{builtin_campaigns, EmailAddress, Event, EventKind, MessageId, PersonId, SendState, SkipReason};
+use nudge_shared::domain::{
+    builtin_campaigns, EmailAddress, Event, EventKind, MessageId, PersonId, Preferences, SendState, SkipReason, TemplateName, Topic,
+};
 use nudge_shared::mime::SenderIdentity;
-use nudge_shared::ports::{EventLog, MailError, Mailer, OutgoingEmail, SendLedger};
+use nudge_shared::ports::{EventLog, MailError, Mailer, OutgoingEmail, PreferenceStore, SendLedger, TemplateStore};
+use nudge_shared::template::{BodyFormat, TemplateDocument};
+use nudge_shared::templates::TemplateLibrary;
+use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret, UnsubscribeToken};
 use nudge_shared::{Clock, VirtualClock};
 use std::sync::Arc;
 
 fn welcome_job() -> SqsEvent {
     serde_json::from_slice(include_bytes!("../../fixtures/sqs-welcome-job.json")).expect("fixture parses as an SQS event")
+}
+
+fn tips_job() -> SqsEvent {
+    serde_json::from_slice(include_bytes!("../../fixtures/sqs-tips-job.json")).expect("fixture parses as an SQS event")
+}
+
+fn secret() -> UnsubscribeSecret {
+    UnsubscribeSecret::parse("sender-test-secret-sender-test-secret").unwrap()
 }
 
 fn clock() -> VirtualClock {
@@ -40,16 +53,23 @@ impl World {
         }
     }
 
-    fn deps<M: Mailer>(&self, mailer: M) -> SenderDeps<EmbeddedStore, EmbeddedStore, M, VirtualClock> {
+    fn deps<M: Mailer>(&self, mailer: M) -> SenderDeps<EmbeddedStore, EmbeddedStore, EmbeddedStore, M, VirtualClock> {
         SenderDeps {
             campaigns: builtin_campaigns(),
             profiles: self.store.clone(),
             ledger: self.store.clone(),
+            templates: TemplateLibrary::new(self.store.clone()),
             mailer,
             clock: clock(),
             identity: SenderIdentity {
                 address: EmailAddress::parse("hello@acme.test").unwrap(),
                 name: "Acme".into(),
+            },
+            postal_address: "1 Main St, Springfield".into(),
+            unsubscribe: UnsubscribeLinks {
+                base_url: "https://api.acme.test".into(),
+                secret: secret(),
+                mailto: Some(EmailAddress::parse("unsubscribe@acme.test").unwrap()),
             },
             claim_lease: Duration::minutes(10),
         }
@@ -164,4 +184,115 @@ async fn a_job_for_an_erased_person_is_acknowledged_and_leaves_no_record() {
         world.store.sends_to(&PersonId::parse("user-1").unwrap()).await.unwrap().is_empty(),
         "the erased id is not written back"
     );
+}
+
+fn user() -> PersonId {
+    PersonId::parse("user-1").unwrap()
+}
+
+#[tokio::test]
+async fn marketing_mail_carries_a_signed_one_click_unsubscribe_for_its_topic() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com", "first_name": "Ada"})).await;
+    let response = handle(&world.deps(world.outbox()), tips_job()).await;
+    assert!(failures(&response).is_empty());
+    let files = world.sent_files();
+    assert_eq!(files.len(), 1);
+    // Long headers are folded onto continuation lines; unfold them to read.
+    let raw = &files[0].replace("\r\n ", " ").replace("\r\n\t", " ");
+    assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{raw}");
+    let header = raw.lines().find(|l| l.starts_with("List-Unsubscribe: ")).expect("List-Unsubscribe");
+    let url = header.split('<').nth(1).unwrap().trim_end_matches([',', ' ', '>']);
+    assert!(header.contains("<mailto:unsubscribe@acme.test?subject=unsubscribe%20"), "{header}");
+    let token = url.strip_prefix("https://api.acme.test/u/").expect("the public URL");
+    assert_eq!(
+        UnsubscribeToken::verify(token, &secret()).unwrap(),
+        UnsubscribeToken {
+            person: user(),
+            topic: Some(Topic::parse("product_tips").unwrap())
+        }
+    );
+    assert!(raw.contains("1 Main St, Springfield"), "the postal address footer");
+}
+
+#[tokio::test]
+async fn transactional_mail_has_no_unsubscribe_header_and_ignores_marketing_unsubscribes() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com"})).await;
+    let mut everything_off = Preferences::default();
+    everything_off.unsubscribe(None, clock().now());
+    world.store.save_preferences(&user(), &everything_off).await.unwrap();
+    handle(&world.deps(world.outbox()), welcome_job()).await;
+    let files = world.sent_files();
+    assert_eq!(files.len(), 1, "the welcome is transactional");
+    assert!(!files[0].contains("List-Unsubscribe"));
+}
+
+#[tokio::test]
+async fn marketing_mail_to_someone_who_unsubscribed_from_its_topic_is_skipped_with_the_reason() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com"})).await;
+    let mut preferences = Preferences::default();
+    preferences.unsubscribe(Some(&Topic::parse("product_tips").unwrap()), clock().now());
+    world.store.save_preferences(&user(), &preferences).await.unwrap();
+    handle(&world.deps(world.outbox()), tips_job()).await;
+    assert!(world.sent_files().is_empty());
+    assert_eq!(
+        world.ledger_state().await,
+        SendState::Skipped {
+            at: clock().now(),
+            reason: SkipReason::Unsubscribed {
+                topic: Some(Topic::parse("product_tips").unwrap())
+            }
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_stored_template_version_renders_and_is_recorded() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com", "first_name": "Ada"})).await;
+    let document = TemplateDocument {
+        name: TemplateName::parse("welcome").unwrap(),
+        format: BodyFormat::Html,
+        source: "---\nsubject: \"Hello {{ person.first_name }}, v2\"\nreply_to: help@acme.test\n---\n<p>Hi</p>\n".into(),
+    };
+    world.store.save_template(&document, clock().now()).await.unwrap();
+    world.store.save_template(&document, clock().now()).await.unwrap();
+    let changed = TemplateDocument {
+        source: document.source.replace("v2", "v3"),
+        ..document
+    };
+    world.store.save_template(&changed, clock().now()).await.unwrap();
+    handle(&world.deps(world.outbox()), welcome_job()).await;
+    assert!(world.sent_files()[0].contains("Reply-To: help@acme.test"));
+    match world.ledger_state().await {
+        SendState::Sent {
+            subject,
+            template,
+            template_version,
+            ..
+        } => assert_eq!(
+            (subject.as_str(), template.unwrap().as_str(), template_version),
+            ("Hello Ada, v3", "welcome", 2)
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_template_that_needs_a_missing_value_fails_that_message_with_the_reason() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com"})).await;
+    let document = TemplateDocument {
+        name: TemplateName::parse("welcome").unwrap(),
+        format: BodyFormat::Html,
+        source: "---\nsubject: \"Hi {{ person.first_name }}\"\n---\n<p>Hi</p>\n".into(),
+    };
+    world.store.save_template(&document, clock().now()).await.unwrap();
+    let response = handle(&world.deps(world.outbox()), welcome_job()).await;
+    assert!(failures(&response).is_empty(), "a render failure is final, not retried");
+    assert!(world.sent_files().is_empty(), "never \"Hi ,\"");
+    match world.ledger_state().await {
+        SendState::Failed { detail, .. } => assert!(
+            detail.contains("template welcome v1") && detail.contains("`person.first_name` is undefined"),
+            "{detail}"
+        ),
+        other => panic!("{other:?}"),
+    }
 }

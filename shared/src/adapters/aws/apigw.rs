@@ -34,3 +34,54 @@ pub fn json_response(status: i64, body: serde_json::Value) -> ApiGatewayV2httpRe
     response.body = Some(Body::Text(body.to_string()));
     response
 }
+
+/// An HTML page with `status`, for people's browsers (the preference center).
+pub fn html_response(status: i64, page: String) -> ApiGatewayV2httpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("text/html; charset=utf-8"));
+    // Unsubscribe pages carry a personal token: no caching, no referrer leaking it onward.
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = status;
+    response.headers = headers;
+    response.body = Some(Body::Text(page));
+    response
+}
+
+/// `%XX` escapes undone (path segments, form fields); invalid escapes are kept as written.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `application/x-www-form-urlencoded` pairs, decoded.
+pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |text: &str| percent_decode(&text.replace('+', " "));
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key), decode(value))
+        })
+        .collect()
+}

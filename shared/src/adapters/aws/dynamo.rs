@@ -12,11 +12,11 @@ use crate::domain::{
     SecretHash, SendRecord, SendState, Source, TemplateName, Timer,
 };
 use crate::error::PortError;
-use crate::template::{StoredTemplate, TemplateDocument};
 use crate::ports::{
     AccountReader, Catalog, Claim, Erased, Eraser, EventLog, PersonHistory, PreferenceStore, ProfileReader, Recorded, SavedTemplate,
     SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore, Upserted,
 };
+use crate::template::{StoredTemplate, TemplateDocument};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};

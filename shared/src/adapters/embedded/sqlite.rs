@@ -774,7 +774,9 @@ impl TemplateStore for EmbeddedStore {
     async fn templates(&self) -> Result<Vec<StoredTemplate>, PortError> {
         self.transaction(|tx| {
             let mut statement = tx
-                .prepare("SELECT body FROM templates t WHERE version = (SELECT MAX(version) FROM templates WHERE name = t.name) ORDER BY name")
+                .prepare(
+                    "SELECT body FROM templates t WHERE version = (SELECT MAX(version) FROM templates WHERE name = t.name) ORDER BY name",
+                )
                 .map_err(unavailable)?;
             let bodies = statement
                 .query_map([], |row| row.get::<_, String>(0))
@@ -802,9 +804,11 @@ impl PreferenceStore for EmbeddedStore {
     async fn preferences(&self, person: &PersonId) -> Result<Preferences, PortError> {
         self.transaction(|tx| {
             let body: Option<String> = tx
-                .query_row("SELECT body FROM preferences WHERE person_id = ?1", params![person.as_str()], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    "SELECT body FROM preferences WHERE person_id = ?1",
+                    params![person.as_str()],
+                    |row| row.get(0),
+                )
                 .optional()
                 .map_err(unavailable)?;
             Ok(body.map(|body| from_json("preferences", &body)).transpose()?.unwrap_or_default())

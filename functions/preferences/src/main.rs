@@ -1,0 +1,55 @@
+//! Lambda entry point for the preference center (`/u/{token}`): wiring only. The work is in `handler.rs`.
+
+// The SDK clients make deep futures; the default limit is not enough to lay them out.
+#![recursion_limit = "256"]
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use nudge_fn_preferences::{handle, PreferencesDeps};
+use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore};
+use nudge_shared::config::{optional_env, required_env, ConfigError};
+use nudge_shared::domain::builtin_campaigns;
+use nudge_shared::unsubscribe::UnsubscribeSecret;
+use nudge_shared::SystemClock;
+use std::sync::Arc;
+
+struct Config {
+    table_name: String,
+    secret: UnsubscribeSecret,
+    company: String,
+}
+
+impl Config {
+    fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required_env("TABLE_NAME")?,
+            secret: UnsubscribeSecret::parse(&required_env("UNSUBSCRIBE_SECRET")?).map_err(|reason| ConfigError::Invalid {
+                name: "UNSUBSCRIBE_SECRET",
+                reason,
+            })?,
+            company: optional_env("SENDER_NAME").unwrap_or_else(|| "Nudge".into()),
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
+    let config = Config::from_env()?;
+    let sdk = load_sdk_config().await;
+    let deps = Arc::new(PreferencesDeps {
+        store: DynamoStore::from_config(&sdk, config.table_name),
+        secret: config.secret,
+        topics: builtin_campaigns().topics(),
+        company: config.company,
+        clock: SystemClock,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
+        let deps = Arc::clone(&deps);
+        async move { Ok::<_, lambda_runtime::Error>(handle(&deps, event.payload).await) }
+    }))
+    .await
+}
