@@ -87,26 +87,35 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     ));
     let worker = tokio::spawn(run_pipeline(Arc::clone(&pipeline), options.poll_interval, options.event_retention));
     // Scripts (and the tests) read this line to find the port.
-    println!("nudge serve: listening on http://{address} (data in {})", options.data.display());
+    say(&format!("nudge serve: listening on http://{address} (data in {})", options.data.display()));
     if write_key_generated {
-        println!(
+        say(&format!(
             "write key (HTTP Basic username; set NUDGE_WRITE_KEY to choose one): {}",
             write_key.expose()
-        );
+        ));
     }
     if admin_key_generated {
-        println!(
+        say(&format!(
             "admin key (Authorization: Bearer; set NUDGE_ADMIN_KEY to choose one): {}",
             admin_key.expose()
-        );
+        ));
     }
-    println!("outbox: http://{address}/outbox");
+    if options.smtp.is_none() {
+        say(&format!("sent mail: http://{address}/outbox"));
+    }
     axum::serve(listener, router(pipeline, options.data.join("outbox")))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     worker.abort();
     info!("stopped");
     Ok(())
+}
+
+/// A line on stdout; a reader that went away (a closed pipe) does not stop the server.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// The given secret, or the one kept in `<data>/unsubscribe.secret` (made on first use), so

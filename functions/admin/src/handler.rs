@@ -10,7 +10,7 @@ use aws_lambda_events::http::Method;
 use nudge_shared::adapters::aws::apigw::{body_bytes, header, json_response, percent_decode};
 use nudge_shared::domain::{CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, Source, SourceId, TemplateName};
 use nudge_shared::ports::{
-    AccountReader, Catalog, Eraser, PersonHistory, ProfileReader, SendLedger, SourceDirectory, TemplateStore, Upserted,
+    AccountReader, Catalog, Eraser, PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, TemplateStore, Upserted,
 };
 use nudge_shared::template::TemplateError;
 use nudge_shared::templates::TemplateLibrary;
@@ -76,7 +76,7 @@ enum Route {
 pub async fn handle<S, P, T, C>(deps: &AdminDeps<S, P, T, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
 where
     S: SourceDirectory,
-    P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader + Catalog,
+    P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader + Catalog + PreferenceStore,
     T: TemplateStore,
     C: Clock,
 {
@@ -183,7 +183,7 @@ fn slug(name: &str) -> String {
     slug.split('-').filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-")
 }
 
-async fn show_person<P: ProfileReader + PersonHistory + SendLedger + AccountReader>(
+async fn show_person<P: ProfileReader + PersonHistory + SendLedger + AccountReader + PreferenceStore>(
     people: &P,
     id: &PersonId,
 ) -> Result<Value, AdminError> {
@@ -194,7 +194,8 @@ async fn show_person<P: ProfileReader + PersonHistory + SendLedger + AccountRead
     for group in &person.accounts {
         accounts.extend(people.account(group).await?);
     }
-    Ok(json!({ "person": person, "accounts": accounts, "events": events, "messages": messages }))
+    let preferences = people.preferences(id).await?;
+    Ok(json!({ "person": person, "accounts": accounts, "events": events, "messages": messages, "preferences": preferences }))
 }
 
 async fn erase_person<P: Eraser>(people: &P, id: &PersonId) -> Result<Value, AdminError> {

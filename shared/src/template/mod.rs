@@ -136,6 +136,8 @@ impl Part {
         let parser = liquid::parser();
         if let Err(error) = parser.parse(source) {
             let (l, c, detail) = locate(&error.to_string());
+            // An unclosed block is found at the end of the text; point at where it opens.
+            let (l, c) = unclosed_block_start(source, &detail).unwrap_or((l, c));
             return Err(TemplateError::syntax(template, line + l - 1, c, format!("{name}: {detail}")));
         }
         let compiled = parser
@@ -168,6 +170,18 @@ fn locate(message: &str) -> (usize, usize, String) {
         .unwrap_or_else(|| first_line(message));
     let (line, column) = position.unwrap_or((1, 1));
     (line, column, detail)
+}
+
+/// For "Unclosed block. {% endif %} tag expected.": the line and column of the last `{% if`.
+fn unclosed_block_start(source: &str, detail: &str) -> Option<(usize, usize)> {
+    let tag = detail.split("{% end").nth(1)?.split_whitespace().next()?;
+    let at = [format!("{{% {tag}"), format!("{{%- {tag}")]
+        .iter()
+        .filter_map(|opening| source.rfind(opening.as_str()))
+        .max()?;
+    let line = source[..at].matches('\n').count() + 1;
+    let column = at - source[..at].rfind('\n').map_or(0, |nl| nl + 1) + 1;
+    Some((line, column))
 }
 
 fn first_line(message: &str) -> String {
@@ -223,7 +237,10 @@ impl Template {
         let (front, front_line, body, body_line) = split_front_matter(name, &document.source)?;
         let front: FrontMatter = serde_yaml_ng::from_str(front).map_err(|e| {
             let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-            TemplateError::syntax(name, front_line + line - 1, column, format!("front matter: {e}"))
+            // The YAML library counts from the front matter; the file's position is ours.
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            TemplateError::syntax(name, front_line + line - 1, column, format!("front matter: {message}"))
         })?;
         let line_of = |key: &str| {
             front_line
