@@ -76,7 +76,7 @@ lint-template: $(TOOLS_VENV)/.installed
 package: $(TOOLS_VENV)/.installed $(PACKAGE_VENV)/.installed
 	PATH="$(abspath $(PACKAGE_VENV))/bin:$$PATH" $(AWS_OFFLINE) $(TOOLS_VENV)/bin/sam build \
 		--parameter-overrides Architecture=$(ARCH) SenderAddress=hello@example.com
-	@for f in Ingest Evaluator Sender Scheduler Admin; do \
+	@for f in Ingest Evaluator Sender Scheduler Admin Preferences; do \
 		test -x .aws-sam/build/$${f}Function/bootstrap || { echo "missing .aws-sam/build/$${f}Function/bootstrap" >&2; exit 1; }; \
 		echo "$${f}Function: .aws-sam/build/$${f}Function/bootstrap ($$(file -b .aws-sam/build/$${f}Function/bootstrap | cut -d, -f1-2))"; \
 	done
