@@ -82,10 +82,16 @@ package: $(TOOLS_VENV)/.installed $(PACKAGE_VENV)/.installed
 	done
 
 # Measurements, not tests: the report goes to stdout and target/bench/ingest.md.
-bench: $(EMULATOR_VENV)/.installed
+bench: $(EMULATOR_VENV)/.installed benches/liquidjs/node_modules/.installed
 	mkdir -p target/bench
 	cargo build --release -p nudge-benches
 	infra/with-emulator.sh target/release/ingest-bench | tee target/bench/ingest.md
+	target/release/render-bench | tee target/bench/render.md
+
+# liquidjs and mjml (npm), pinned by package-lock.json, for the render comparison.
+benches/liquidjs/node_modules/.installed: benches/liquidjs/package.json benches/liquidjs/package-lock.json
+	npm ci --prefix benches/liquidjs --no-audit --no-fund --loglevel=error
+	touch $@
 
 clean:
 	cargo clean

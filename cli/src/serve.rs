@@ -87,7 +87,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     ));
     let worker = tokio::spawn(run_pipeline(Arc::clone(&pipeline), options.poll_interval, options.event_retention));
     // Scripts (and the tests) read this line to find the port.
-    say(&format!("nudge serve: listening on http://{address} (data in {})", options.data.display()));
+    say(&format!(
+        "nudge serve: listening on http://{address} (data in {})",
+        options.data.display()
+    ));
     if write_key_generated {
         say(&format!(
             "write key (HTTP Basic username; set NUDGE_WRITE_KEY to choose one): {}",

@@ -66,7 +66,10 @@ fn demo_writes_an_outbox_and_a_summary_with_no_duplicate_email() {
     // Every message, parsed back by Python's `email` package: an independent MIME reader.
     let checked = check_mime(&files, &["getting-started"]);
     assert_eq!(checked["messages"].as_u64(), Some(files.len() as u64), "{checked}");
-    assert!(checked["campaigns"]["getting-started"].as_u64().unwrap() > 0, "marketing mail was checked too: {checked}");
+    assert!(
+        checked["campaigns"]["getting-started"].as_u64().unwrap() > 0,
+        "marketing mail was checked too: {checked}"
+    );
 }
 
 /// Runs tests/mime/check_messages.py over `files`; panics with its finding if any fails.
@@ -78,8 +81,13 @@ fn check_mime(files: &[PathBuf], marketing: &[&str]) -> Value {
         command.args(["--marketing", campaign]);
     }
     let output = command.args(files).output().expect("python3 runs");
-    let report: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     assert!(output.status.success() && report["ok"] == true, "{report}");
     report
 }
@@ -440,15 +448,25 @@ const WELCOME_WITH_LINKS: &str = "---\nsubject: \"Hello {{ person.first_name | d
 fn templates_check_names_the_file_line_and_column_of_every_mistake() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "welcome.mjml", WELCOME_WITH_LINKS);
-    write(dir.path(), "broken.mjml", "---\nsubject: Hi\n---\n<mjml><mj-body>\n{% if person.plan %}\n</mj-body></mjml>\n");
+    write(
+        dir.path(),
+        "broken.mjml",
+        "---\nsubject: Hi\n---\n<mjml><mj-body>\n{% if person.plan %}\n</mj-body></mjml>\n",
+    );
     write(dir.path(), "typo.html", "---\nsubject: Hi\nsubjekt: oops\n---\n<p>x</p>\n");
     write(dir.path(), "notes.txt", "not a template: ignored");
     let output = nudge().args(["templates", "check"]).arg(dir.path()).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("2 template(s) have errors"), "{stderr}");
-    assert!(stderr.contains(&format!("{}:5:", dir.path().join("broken.mjml").display())), "{stderr}");
-    assert!(stderr.contains(&format!("{}:3:", dir.path().join("typo.html").display())) && stderr.contains("subjekt"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:5:", dir.path().join("broken.mjml").display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}:3:", dir.path().join("typo.html").display())) && stderr.contains("subjekt"),
+        "{stderr}"
+    );
 
     std::fs::remove_file(dir.path().join("broken.mjml")).unwrap();
     std::fs::remove_file(dir.path().join("typo.html")).unwrap();
@@ -462,14 +480,25 @@ async fn applied_templates_are_versioned_previewed_sent_and_their_links_unsubscr
     let templates = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     write(templates.path(), "welcome.mjml", WELCOME_WITH_LINKS);
-    let apply = || nudge().args(["templates", "apply"]).arg(templates.path()).arg("--data").arg(data.path()).output().unwrap();
+    let apply = || {
+        nudge()
+            .args(["templates", "apply"])
+            .arg(templates.path())
+            .arg("--data")
+            .arg(data.path())
+            .output()
+            .unwrap()
+    };
     let first = apply();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert!(String::from_utf8_lossy(&first.stdout).contains("saved as version 1"));
     assert!(String::from_utf8_lossy(&apply().stdout).contains("unchanged at version 1"));
     let listed = nudge().args(["templates", "list", "--data"]).arg(data.path()).output().unwrap();
     let listed = String::from_utf8_lossy(&listed.stdout);
-    assert!(listed.contains("welcome") && listed.contains("v1") && listed.contains("getting-started") && listed.contains("built-in"), "{listed}");
+    assert!(
+        listed.contains("welcome") && listed.contains("v1") && listed.contains("getting-started") && listed.contains("built-in"),
+        "{listed}"
+    );
 
     let server = Server::start(data.path(), &["--postal-address", "1 Main St"]);
     sign_up(&server, "grace@example.com").await;
@@ -486,28 +515,68 @@ async fn applied_templates_are_versioned_previewed_sent_and_their_links_unsubscr
 
     // `nudge preview` renders the same template for the same person from the same data.
     let preview = nudge()
-        .args(["preview", "welcome", "--person", "u-42", "--event", r#"{"name": "signed_up", "properties": {"plan": "team"}}"#, "--data"])
+        .args([
+            "preview",
+            "welcome",
+            "--person",
+            "u-42",
+            "--event",
+            r#"{"name": "signed_up", "properties": {"plan": "team"}}"#,
+            "--data",
+        ])
         .arg(data.path())
         .output()
         .unwrap();
     let shown = String::from_utf8_lossy(&preview.stdout);
     assert!(preview.status.success(), "{}", String::from_utf8_lossy(&preview.stderr));
-    assert!(shown.contains("Subject:   Hello Grace, from a file") && shown.contains("Preheader: Read me first"), "{shown}");
+    assert!(
+        shown.contains("Subject:   Hello Grace, from a file") && shown.contains("Preheader: Read me first"),
+        "{shown}"
+    );
     assert!(shown.contains("Plan: team") && shown.contains("(version 1)"), "{shown}");
-    let missing = nudge().args(["preview", "welcome", "--person", "nobody", "--data"]).arg(data.path()).output().unwrap();
+    let missing = nudge()
+        .args(["preview", "welcome", "--person", "nobody", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no person nobody"));
 
     // The outbox pages show what was sent.
     let client = reqwest::Client::new();
-    let list = client.get(format!("{}/outbox", server.url)).send().await.unwrap().text().await.unwrap();
+    let list = client
+        .get(format!("{}/outbox", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(list.contains("Hello Grace, from a file") && list.contains("1 message(s)"), "{list}");
     let file = files[0].file_name().unwrap().to_str().unwrap().to_string();
-    let page = client.get(format!("{}/outbox/{file}", server.url)).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Plan: free") && page.contains(&format!("/outbox/{file}/html")), "{page}");
+    let page = client
+        .get(format!("{}/outbox/{file}", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Plan: free") && page.contains(&format!("/outbox/{file}/html")),
+        "{page}"
+    );
     let html = client.get(format!("{}/outbox/{file}/html", server.url)).send().await.unwrap();
     assert_eq!(html.headers()["content-security-policy"], "sandbox");
-    assert_eq!(client.get(format!("{}/outbox/..%2Fnudge.db", server.url)).send().await.unwrap().status(), 404);
+    assert_eq!(
+        client
+            .get(format!("{}/outbox/..%2Fnudge.db", server.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 
     // The preferences link in the email: GET shows the page, a one-click POST unsubscribes.
     let unfolded = raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
@@ -531,6 +600,11 @@ async fn applied_templates_are_versioned_previewed_sent_and_their_links_unsubscr
     assert_eq!(clicked.status(), 200);
     let person = admin_get(&server, "/v1/admin/people/u-42").await;
     assert!(person["preferences"]["unsubscribed_all"].is_string(), "{person}");
-    let forged = client.post(format!("{link}x")).body("List-Unsubscribe=One-Click").send().await.unwrap();
+    let forged = client
+        .post(format!("{link}x"))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(forged.status(), 400);
 }

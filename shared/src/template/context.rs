@@ -36,6 +36,11 @@ pub struct RenderContext<'a> {
 
 impl RenderContext<'_> {
     pub(super) fn globals(&self) -> liquid::Object {
+        liquid::to_object(&self.to_json()).expect("a JSON object converts to a Liquid object")
+    }
+
+    /// Every variable a template can see, as JSON (what `nudge preview` and other engines get).
+    pub fn to_json(&self) -> Value {
         let mut person = self.person.traits.clone();
         person.insert("id".into(), json!(self.person.id));
         let mut behavior = serde_json::to_value(&self.person.behavior).expect("behavior serializes");
@@ -80,6 +85,6 @@ impl RenderContext<'_> {
                 set(key, json!(url));
             }
         }
-        liquid::to_object(&globals).expect("a JSON object converts to a Liquid object")
+        globals
     }
 }

@@ -324,12 +324,8 @@ impl Template {
                 part: "reply_to",
                 detail: e.reason,
             })?;
-        let body = self.body.render(&globals)?;
+        let html = self.body_html(&globals)?;
         let render_error = |detail: String| TemplateError::Render { part: "body", detail };
-        let html = match self.format {
-            BodyFormat::Mjml => html::compile_mjml(&body).map_err(|e| render_error(format!("MJML: {e}")))?,
-            BodyFormat::Html => html::inline_css(&body).map_err(|e| render_error(format!("CSS: {e}")))?,
-        };
         let text = html::text_from_html(&html).map_err(render_error)?;
         let html = match &preheader {
             Some(preheader) => html::insert_preheader(&html, preheader),
@@ -343,6 +339,28 @@ impl Template {
             html,
             text,
         })
+    }
+}
+
+impl Template {
+    /// The body after Liquid, before MJML or CSS inlining: the raw MJML a preview can show,
+    /// and what benchmarks compare with other Liquid engines.
+    pub fn render_body_source(&self, context: &RenderContext<'_>) -> Result<String, TemplateError> {
+        self.body.render(&context.globals())
+    }
+
+    /// The body as the HTML that is sent (before the hidden preheader is added).
+    pub fn render_body_html(&self, context: &RenderContext<'_>) -> Result<String, TemplateError> {
+        self.body_html(&context.globals())
+    }
+
+    fn body_html(&self, globals: &::liquid::Object) -> Result<String, TemplateError> {
+        let body = self.body.render(globals)?;
+        let render_error = |detail: String| TemplateError::Render { part: "body", detail };
+        match self.format {
+            BodyFormat::Mjml => html::compile_mjml(&body).map_err(|e| render_error(format!("MJML: {e}"))),
+            BodyFormat::Html => html::inline_css(&body).map_err(|e| render_error(format!("CSS: {e}"))),
+        }
     }
 }
 

@@ -159,7 +159,10 @@ fn syntax_errors_carry_the_file_line_and_column() {
     );
     assert!(matches!(html("<p>no front matter</p>"), Err(TemplateError::Syntax { line: 1, .. })));
     let err = html("---\nsubject: Hi\n---\n<p>\n  {% for x in person.items %}\n{{ x }}\n</p>\n").unwrap_err();
-    assert!(matches!(err, TemplateError::Syntax { line: 5, column: 3, .. }), "an unclosed block points at its opening: {err}");
+    assert!(
+        matches!(err, TemplateError::Syntax { line: 5, column: 3, .. }),
+        "an unclosed block points at its opening: {err}"
+    );
     let err = Template::compile(&doc(BodyFormat::Mjml, "---\nsubject: Hi\n---\n<mjml><mj-body><mj-section>"), 1).unwrap_err();
     assert!(err.to_string().contains("MJML"), "{err}");
 }
