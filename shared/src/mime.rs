@@ -174,7 +174,8 @@ mod tests {
             url: "https://nudge.test/u/abc.def".into(),
             mailto: Some("mailto:unsubscribe@acme.test?subject=unsubscribe%20abc.def".into()),
         };
-        let raw = build_with(None, "Hi", Some("help@acme.test"), Some(list));
+        // Long headers are folded onto continuation lines: unfold to read.
+        let raw = build_with(None, "Hi", Some("help@acme.test"), Some(list)).replace("\r\n ", " ");
         assert!(
             raw.contains("List-Unsubscribe: <https://nudge.test/u/abc.def>, <mailto:unsubscribe@acme.test?subject=unsubscribe%20abc.def>"),
             "{raw}"
