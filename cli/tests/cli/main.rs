@@ -608,3 +608,42 @@ async fn applied_templates_are_versioned_previewed_sent_and_their_links_unsubscr
         .unwrap();
     assert_eq!(forged.status(), 400);
 }
+
+/// `nudge templates apply --table`: the deployed stack's table (here, on the AWS emulator).
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn templates_apply_to_a_deployed_table() {
+    use nudge_shared::adapters::aws::{create_table, sdk_config_for_endpoint, DynamoStore};
+    use nudge_shared::domain::TemplateName;
+    use nudge_shared::ports::TemplateStore;
+
+    let endpoint = nudge_tests::endpoint();
+    let config = sdk_config_for_endpoint(&endpoint).await;
+    let table = nudge_tests::unique_name("nudge-templates");
+    create_table(&aws_sdk_dynamodb::Client::new(&config), &table).await.unwrap();
+    let templates = tempfile::tempdir().unwrap();
+    write(templates.path(), "welcome.mjml", WELCOME_WITH_LINKS);
+    let apply = || {
+        nudge()
+            .args(["templates", "apply"])
+            .arg(templates.path())
+            .args(["--table", &table])
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap()
+    };
+    let first = apply();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("saved as version 1"));
+    assert!(String::from_utf8_lossy(&apply().stdout).contains("unchanged at version 1"));
+    let store = DynamoStore::from_config(&config, table);
+    let stored = store
+        .current_template(&TemplateName::parse("welcome").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stored.version, stored.document.source.as_str()), (1, WELCOME_WITH_LINKS));
+}
