@@ -1,7 +1,9 @@
 //! The sender: one message job in, at most one email out. The send is claimed in the
 //! ledger before the mailer is called, so redelivered jobs find it settled.
 
-use crate::domain::{CampaignSet, MessageClass, MessageJob, SendRecord, SendState, SkipReason};
+use crate::domain::{
+    Campaign, CampaignSet, EmailAddress, MessageClass, MessageJob, Person, SendRecord, SendState, SkipReason, TemplateName,
+};
 use crate::error::PortError;
 use crate::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
 use crate::ports::{
@@ -34,6 +36,15 @@ pub enum DeliverError {
     Mail(MailError),
 }
 
+/// What the sender reads about people: profiles and their accounts.
+pub trait People: ProfileReader + AccountReader {}
+impl<T: ProfileReader + AccountReader> People for T {}
+
+/// What decides whether a message may go, and records that it went: the send ledger, the
+/// suppression list and subscription preferences.
+pub trait SendRecords: SendLedger + SuppressionList + PreferenceStore {}
+impl<T: SendLedger + SuppressionList + PreferenceStore> SendRecords for T {}
+
 pub struct Deliverer<P, L, T, M, C> {
     pub campaigns: CampaignSet,
     /// Profiles and accounts.
@@ -52,14 +63,7 @@ pub struct Deliverer<P, L, T, M, C> {
     pub claim_lease: Duration,
 }
 
-impl<P, L, T, M, C> Deliverer<P, L, T, M, C>
-where
-    P: ProfileReader + AccountReader,
-    L: SendLedger + SuppressionList + PreferenceStore,
-    T: TemplateStore,
-    M: Mailer,
-    C: Clock,
-{
+impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer<P, L, T, M, C> {
     pub async fn deliver(&self, job: &MessageJob) -> Result<Delivered, DeliverError> {
         match self.ledger.claim(job, self.clock.now(), self.claim_lease).await? {
             Claim::Acquired => {}
@@ -125,22 +129,61 @@ where
         if self.ledger.is_suppressed(&to).await? {
             return skipped(SkipReason::Suppressed);
         }
-        let marketing = campaign.class == MessageClass::Marketing;
         // Read on every marketing send, so an unsubscribe takes effect before the next one.
-        if marketing && !self.ledger.preferences(&person.id).await?.allows(campaign.topic.as_ref()) {
+        if campaign.is_marketing() && !self.ledger.preferences(&person.id).await?.allows(campaign.topic.as_ref()) {
             return skipped(SkipReason::Unsubscribed {
                 topic: campaign.topic.clone(),
             });
         }
+        let composed = match self.compose(campaign, &person, &to, job).await? {
+            Ok(composed) => composed,
+            Err(detail) => return failed(detail),
+        };
+        let email = OutgoingEmail {
+            dedup_key: job.dedup_key.clone(),
+            from: self.identity.address.clone(),
+            to: to.clone(),
+            raw: composed.raw,
+        };
+        match self.mailer.send(&email).await {
+            Ok(provider_message_id) => {
+                info!(campaign = %campaign.id, person = %job.person_id, to = %to.redacted(), dedup_key = %job.dedup_key, "sent");
+                Ok(SendState::Sent {
+                    at: self.clock.now(),
+                    provider_message_id,
+                    subject: composed.subject,
+                    template: Some(composed.template),
+                    template_version: composed.template_version,
+                })
+            }
+            Err(MailError::Rejected(detail)) => {
+                warn!(campaign = %campaign.id, person = %job.person_id, %detail, "mail provider rejected the message");
+                failed(detail)
+            }
+            Err(transient) => Err(DeliverError::Mail(transient)),
+        }
+    }
+
+    /// The MIME message for `person`: the campaign's template rendered with their data and
+    /// links, and the envelope. `Ok(Err(detail))` is a final failure (no such template, a
+    /// value the template needs and the person lacks); `Err` is worth retrying.
+    async fn compose(
+        &self,
+        campaign: &Campaign,
+        person: &Person,
+        to: &EmailAddress,
+        job: &MessageJob,
+    ) -> Result<Result<Composed, String>, DeliverError> {
         let template = match self.templates.resolve(&campaign.template).await {
             Ok(template) => template,
             Err(LibraryError::Port(error)) => return Err(error.into()),
-            Err(error) => return failed(error.to_string()),
+            Err(error) => return Ok(Err(error.to_string())),
         };
         let account = match person.accounts.iter().next() {
             Some(id) => self.profiles.account(id).await?,
             None => None,
         };
+        let marketing = campaign.is_marketing();
         let token = UnsubscribeToken {
             person: person.id.clone(),
             topic: if marketing { campaign.topic.clone() } else { None },
@@ -151,7 +194,7 @@ where
             view_in_browser_url: None,
         };
         let context = RenderContext {
-            person: &person,
+            person,
             trigger: &job.trigger,
             campaign_id: &campaign.id,
             campaign_name: &campaign.name,
@@ -164,13 +207,12 @@ where
         };
         let content = match template.render(&context) {
             Ok(content) => content,
-            Err(error) => return failed(format!("template {} v{}: {error}", template.name, template.version)),
+            Err(error) => return Ok(Err(format!("template {} v{}: {error}", template.name, template.version))),
         };
-        let to_name = person.traits.get("name").and_then(|v| v.as_str());
         let envelope = Envelope {
             from: &self.identity,
-            to: &to,
-            to_name,
+            to,
+            to_name: person.traits.get("name").and_then(|v| v.as_str()),
             dedup_key: &job.dedup_key,
             campaign: &campaign.id,
             date: self.clock.now(),
@@ -179,32 +221,21 @@ where
                 mailto: self.unsubscribe.mailto(&token),
             }),
         };
-        let raw = match build_message(&envelope, &content) {
-            Ok(raw) => raw,
-            Err(error) => return failed(error.to_string()),
-        };
-        let email = OutgoingEmail {
-            dedup_key: job.dedup_key.clone(),
-            from: self.identity.address.clone(),
-            to: to.clone(),
-            raw,
-        };
-        match self.mailer.send(&email).await {
-            Ok(provider_message_id) => {
-                info!(campaign = %campaign.id, person = %job.person_id, to = %to.redacted(), dedup_key = %job.dedup_key, "sent");
-                Ok(SendState::Sent {
-                    at: self.clock.now(),
-                    provider_message_id,
-                    subject: content.subject,
-                    template: Some(template.name.clone()),
-                    template_version: template.version,
-                })
-            }
-            Err(MailError::Rejected(detail)) => {
-                warn!(campaign = %campaign.id, person = %job.person_id, %detail, "mail provider rejected the message");
-                failed(detail)
-            }
-            Err(transient) => Err(DeliverError::Mail(transient)),
-        }
+        Ok(build_message(&envelope, &content)
+            .map(|raw| Composed {
+                raw,
+                subject: content.subject,
+                template: template.name.clone(),
+                template_version: template.version,
+            })
+            .map_err(|e| e.to_string()))
     }
+}
+
+/// A message ready for the mailer, and what it was made from.
+struct Composed {
+    raw: Vec<u8>,
+    subject: String,
+    template: TemplateName,
+    template_version: u32,
 }

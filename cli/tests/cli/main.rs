@@ -438,6 +438,10 @@ async fn segments_python_library_works_against_serve_unchanged_but_for_the_host(
     }
 }
 
+async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
@@ -544,24 +548,10 @@ async fn applied_templates_are_versioned_previewed_sent_and_their_links_unsubscr
 
     // The outbox pages show what was sent.
     let client = reqwest::Client::new();
-    let list = client
-        .get(format!("{}/outbox", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = get_text(&client, &format!("{}/outbox", server.url)).await;
     assert!(list.contains("Hello Grace, from a file") && list.contains("1 message(s)"), "{list}");
     let file = files[0].file_name().unwrap().to_str().unwrap().to_string();
-    let page = client
-        .get(format!("{}/outbox/{file}", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&client, &format!("{}/outbox/{file}", server.url)).await;
     assert!(
         page.contains("Plan: free") && page.contains(&format!("/outbox/{file}/html")),
         "{page}"

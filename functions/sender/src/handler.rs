@@ -3,22 +3,18 @@
 //! `nudge serve` and `nudge demo` drive this same function from the embedded queue.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use nudge_shared::deliver::{DeliverError, Delivered, Deliverer};
+use nudge_shared::deliver::{DeliverError, Delivered, Deliverer, People, SendRecords};
 use nudge_shared::domain::{MessageJob, SendState};
-use nudge_shared::ports::{AccountReader, Mailer, PreferenceStore, ProfileReader, SendLedger, SuppressionList, TemplateStore};
+use nudge_shared::ports::{Mailer, TemplateStore};
 use nudge_shared::Clock;
 use tracing::{error, info, warn};
 
 pub type SenderDeps<P, L, T, M, C> = Deliverer<P, L, T, M, C>;
 
-pub async fn handle<P, L, T, M, C>(deps: &SenderDeps<P, L, T, M, C>, batch: SqsEvent) -> SqsBatchResponse
-where
-    P: ProfileReader + AccountReader,
-    L: SendLedger + SuppressionList + PreferenceStore,
-    T: TemplateStore,
-    M: Mailer,
-    C: Clock,
-{
+pub async fn handle<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock>(
+    deps: &SenderDeps<P, L, T, M, C>,
+    batch: SqsEvent,
+) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &batch.records {
         if let Err(error) = deliver_one(deps, message).await {
@@ -40,14 +36,10 @@ enum JobFailure {
     Deliver(#[from] DeliverError),
 }
 
-async fn deliver_one<P, L, T, M, C>(deps: &SenderDeps<P, L, T, M, C>, message: &SqsMessage) -> Result<(), JobFailure>
-where
-    P: ProfileReader + AccountReader,
-    L: SendLedger + SuppressionList + PreferenceStore,
-    T: TemplateStore,
-    M: Mailer,
-    C: Clock,
-{
+async fn deliver_one<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock>(
+    deps: &SenderDeps<P, L, T, M, C>,
+    message: &SqsMessage,
+) -> Result<(), JobFailure> {
     let job: MessageJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| {
         error!(error = %e, "malformed job");
         JobFailure::Malformed(e)

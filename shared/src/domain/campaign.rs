@@ -40,6 +40,11 @@ impl Campaign {
     /// The one step a campaign has today; part of every dedup key, so it must stay stable.
     pub const SEND_STEP: &'static str = "send";
 
+    /// Marketing mail honours unsubscribes and carries `List-Unsubscribe`; transactional does not.
+    pub fn is_marketing(&self) -> bool {
+        self.class == MessageClass::Marketing
+    }
+
     pub fn is_triggered_by(&self, event: &Event) -> bool {
         match &self.trigger {
             Trigger::Event(name) => event.is_track_of(name),

@@ -48,19 +48,19 @@ impl Instrument {
     pub fn apply(self, source: &str) -> String {
         let mut out = String::with_capacity(source.len() + source.len() / 4);
         let mut rest = source;
-        while let Some(start) = rest.find(['{']) {
+        while let Some(start) = rest.find('{') {
             let (before, from) = rest.split_at(start);
             out.push_str(before);
             if let Some(after_raw) = skip_raw_block(from) {
                 out.push_str(&from[..from.len() - after_raw.len()]);
                 rest = after_raw;
-            } else if from.starts_with("{{") {
-                match find_close(&from[2..], "}}") {
+            } else if let Some(output) = from.strip_prefix("{{") {
+                match find_close(output, "}}") {
                     Some(end) => {
                         out.push_str("{{");
-                        out.push_str(&self.rewrite_output(&from[2..2 + end]));
+                        out.push_str(&self.rewrite_output(&output[..end]));
                         out.push_str("}}");
-                        rest = &from[2 + end + 2..];
+                        rest = &output[end + 2..];
                     }
                     None => {
                         // Unclosed: leave it for the parser to report.

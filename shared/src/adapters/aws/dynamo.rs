@@ -507,16 +507,9 @@ impl SourceDirectory for DynamoStore {
 impl TemplateStore for DynamoStore {
     async fn save_template(&self, document: &TemplateDocument, at: DateTime<Utc>) -> Result<SavedTemplate, PortError> {
         let current = self.current_template(&document.name).await?;
-        if let Some(current) = current.as_ref().filter(|c| &c.document == document) {
-            return Ok(SavedTemplate {
-                version: current.version,
-                changed: false,
-            });
-        }
-        let stored = StoredTemplate {
-            version: current.map_or(1, |c| c.version + 1),
-            document: document.clone(),
-            saved_at: at,
+        let Some(stored) = StoredTemplate::next(current.as_ref(), document, at) else {
+            let version = current.map_or(0, |c| c.version);
+            return Ok(SavedTemplate { version, changed: false });
         };
         let index = TemplateIndexItem {
             pk: item::TEMPLATE_INDEX_PK.into(),

@@ -744,16 +744,9 @@ impl TemplateStore for EmbeddedStore {
     async fn save_template(&self, document: &TemplateDocument, at: DateTime<Utc>) -> Result<SavedTemplate, PortError> {
         self.transaction(|tx| {
             let current = current_template(tx, &document.name)?;
-            if let Some(current) = current.as_ref().filter(|c| &c.document == document) {
-                return Ok(SavedTemplate {
-                    version: current.version,
-                    changed: false,
-                });
-            }
-            let stored = StoredTemplate {
-                version: current.map_or(1, |c| c.version + 1),
-                document: document.clone(),
-                saved_at: at,
+            let Some(stored) = StoredTemplate::next(current.as_ref(), document, at) else {
+                let version = current.map_or(0, |c| c.version);
+                return Ok(SavedTemplate { version, changed: false });
             };
             tx.execute(
                 "INSERT INTO templates (name, version, body) VALUES (?1, ?2, ?3)",
