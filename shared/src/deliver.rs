@@ -1,9 +1,7 @@
 //! The sender: one message job in, at most one email out. The send is claimed in the
 //! ledger before the mailer is called, so redelivered jobs find it settled.
 
-use crate::domain::{
-    Campaign, CampaignSet, EmailAddress, MessageClass, MessageJob, Person, SendRecord, SendState, SkipReason, TemplateName,
-};
+use crate::domain::{Campaign, CampaignSet, EmailAddress, MessageJob, Person, SendRecord, SendState, SkipReason, TemplateName};
 use crate::error::PortError;
 use crate::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
 use crate::ports::{
