@@ -33,7 +33,9 @@ pub(crate) async fn forward_to_ingest(State(pipeline): State<Arc<LocalPipeline>>
         Some(path) if path.starts_with("/v1/admin/") || path.starts_with("/v1/catalog/") => {
             nudge_fn_admin::handle(&pipeline.admin, event).await
         }
-        Some(path) if path.starts_with("/u/") => nudge_fn_preferences::handle(&pipeline.preferences, event).await,
+        Some(path) if path.starts_with("/u/") || path.starts_with("/m/") => {
+            nudge_fn_preferences::handle(&pipeline.preferences, event).await
+        }
         _ => nudge_fn_ingest::handle(&pipeline.ingest, event).await,
     };
     from_lambda_response(response)

@@ -164,6 +164,9 @@ async fn run_pipeline(pipeline: Arc<LocalPipeline>, interval: Duration, event_re
                 Ok(expired) => info!(expired, "raw events past retention removed"),
                 Err(error) => error!(%error, "retention sweep failed"),
             }
+            if let Err(error) = pipeline.store.expire_archive(now) {
+                error!(%error, "archive sweep failed");
+            }
         }
         match pipeline.run_until_idle(&mut NoRedelivery).await {
             Ok(report) if report.jobs_handled + report.changes_evaluated + report.timers_fired > 0 => {

@@ -5,11 +5,12 @@ use crate::domain::{Campaign, CampaignSet, EmailAddress, MessageJob, Person, Sen
 use crate::error::PortError;
 use crate::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
 use crate::ports::{
-    AccountReader, Claim, MailError, Mailer, OutgoingEmail, PreferenceStore, ProfileReader, SendLedger, SuppressionList, TemplateStore,
+    AccountReader, Claim, MailError, Mailer, MessageArchive, OutgoingEmail, PreferenceStore, ProfileReader, SendLedger, SuppressionList,
+    TemplateStore,
 };
 use crate::template::{Links, RenderContext};
 use crate::templates::{LibraryError, TemplateLibrary};
-use crate::unsubscribe::{UnsubscribeLinks, UnsubscribeToken};
+use crate::unsubscribe::{UnsubscribeLinks, UnsubscribeToken, ViewToken};
 use crate::Clock;
 use chrono::Duration;
 use tracing::{info, warn};
@@ -39,9 +40,12 @@ pub trait People: ProfileReader + AccountReader {}
 impl<T: ProfileReader + AccountReader> People for T {}
 
 /// What decides whether a message may go, and records that it went: the send ledger, the
-/// suppression list and subscription preferences.
-pub trait SendRecords: SendLedger + SuppressionList + PreferenceStore {}
-impl<T: SendLedger + SuppressionList + PreferenceStore> SendRecords for T {}
+/// suppression list, subscription preferences, and the archive behind "view in browser".
+pub trait SendRecords: SendLedger + SuppressionList + PreferenceStore + MessageArchive {}
+impl<T: SendLedger + SuppressionList + PreferenceStore + MessageArchive> SendRecords for T {}
+
+/// How long a sent message can be viewed in the browser.
+pub const ARCHIVE_FOR: Duration = Duration::days(90);
 
 pub struct Deliverer<P, L, T, M, C> {
     pub campaigns: CampaignSet,
@@ -189,7 +193,10 @@ impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer
         let links = Links {
             unsubscribe_url: marketing.then(|| self.unsubscribe.url(&token)),
             preferences_url: Some(self.unsubscribe.url(&token)),
-            view_in_browser_url: None,
+            view_in_browser_url: Some(self.unsubscribe.view_url(&ViewToken {
+                person: person.id.clone(),
+                dedup_key: job.dedup_key.clone(),
+            })),
         };
         let context = RenderContext {
             person,
@@ -207,6 +214,10 @@ impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer
             Ok(content) => content,
             Err(error) => return Ok(Err(format!("template {} v{}: {error}", template.name, template.version))),
         };
+        // Before the send, so the link in the message works as soon as it arrives.
+        self.ledger
+            .archive(&person.id, &job.dedup_key, &content.html, self.clock.now() + ARCHIVE_FOR)
+            .await?;
         let envelope = Envelope {
             from: &self.identity,
             to,

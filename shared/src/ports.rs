@@ -215,3 +215,24 @@ pub trait PreferenceStore: Send + Sync {
         preferences: &crate::domain::Preferences,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
+
+/// Sent messages' HTML, for their "view in browser" links: kept for a while, erased with
+/// the person.
+pub trait MessageArchive: Send + Sync {
+    /// Keeps `html` for the send `key` of `person` until `expires`; archiving the same send
+    /// again replaces it.
+    fn archive(
+        &self,
+        person: &PersonId,
+        key: &DedupKey,
+        html: &str,
+        expires: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The archived HTML, unless it never was, has expired or was erased.
+    fn archived(
+        &self,
+        person: &PersonId,
+        key: &DedupKey,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+}

@@ -124,7 +124,7 @@ pub async fn preview<P: ProfileReader + AccountReader>(
     let links = Links {
         unsubscribe_url: Some(PREVIEW_LINK.into()),
         preferences_url: Some(PREVIEW_LINK.into()),
-        view_in_browser_url: None,
+        view_in_browser_url: Some(PREVIEW_VIEW_LINK.into()),
     };
     let campaign = CampaignId::parse("preview").expect("valid id");
     let context = RenderContext {
@@ -144,6 +144,8 @@ pub async fn preview<P: ProfileReader + AccountReader>(
 
 /// Where a preview's unsubscribe and preference links point.
 pub const PREVIEW_LINK: &str = "https://preview.nudge.invalid/u/preview";
+/// Where a preview's view-in-browser link points.
+pub const PREVIEW_VIEW_LINK: &str = "https://preview.nudge.invalid/m/preview";
 
 /// Who a preview is from.
 pub struct PreviewSender<'a> {

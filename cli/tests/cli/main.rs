@@ -446,7 +446,7 @@ fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
-const WELCOME_WITH_LINKS: &str = "---\nsubject: \"Hello {{ person.first_name | default: 'there' }}, from a file\"\npreheader: Read me first\n---\n<mjml><mj-body><mj-section><mj-column>\n<mj-text>Plan: {{ event.properties.plan | default: 'free' }}</mj-text>\n<mj-text><a href=\"{{ preferences_url }}\">Email preferences</a></mj-text>\n</mj-column></mj-section></mj-body></mjml>\n";
+const WELCOME_WITH_LINKS: &str = "---\nsubject: \"Hello {{ person.first_name | default: 'there' }}, from a file\"\npreheader: Read me first\n---\n<mjml><mj-body><mj-section><mj-column>\n<mj-text>Plan: {{ event.properties.plan | default: 'free' }}</mj-text>\n<mj-text><a href=\"{{ preferences_url }}\">Email preferences</a> <a href=\"{{ view_in_browser_url }}\">View in browser</a></mj-text>\n</mj-column></mj-section></mj-body></mjml>\n";
 
 #[test]
 fn templates_check_names_the_file_line_and_column_of_every_mistake() {

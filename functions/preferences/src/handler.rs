@@ -1,11 +1,16 @@
-//! The preferences function: the public `/u/{token}` links in every marketing email.
+//! The preferences function: the public links in every email.
 //!
+//! `/u/{token}`, unsubscribe and preferences:
 //! - `GET` shows the preference center (never changes anything: mail scanners follow links).
 //! - `POST` with `List-Unsubscribe=One-Click` (RFC 8058, sent by mail clients) or with the
 //!   page's "unsubscribe" button leaves the link's topic (or all marketing if it has none).
 //! - `POST` with the page's form saves the topics the person keeps, or leaves everything.
 //!
-//! The token is HMAC-signed (`nudge_shared::unsubscribe`): a forged or altered link gets 400.
+//!
+//! `/m/{token}`, view in browser: `GET` shows the message as it was sent (archived by the
+//! sender), in a sandbox; 410 once it has expired or the person was erased.
+//!
+//! Tokens are HMAC-signed (`nudge_shared::unsubscribe`): a forged or altered link gets 400.
 
 mod page;
 
@@ -13,8 +18,8 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::http::Method;
 use nudge_shared::adapters::aws::apigw::{body_bytes, form_pairs, html_response, json_response};
 use nudge_shared::domain::{Preferences, Topic};
-use nudge_shared::ports::{PreferenceStore, ProfileReader};
-use nudge_shared::unsubscribe::{UnsubscribeSecret, UnsubscribeToken};
+use nudge_shared::ports::{MessageArchive, PreferenceStore, ProfileReader};
+use nudge_shared::unsubscribe::{UnsubscribeSecret, UnsubscribeToken, ViewToken};
 use nudge_shared::{Clock, PortError};
 use serde_json::json;
 use tracing::{error, info};
@@ -35,6 +40,8 @@ pub enum PreferencesError {
     NotFound { method: String, path: String },
     #[error("this link is not valid: it may have been altered or cut short")]
     InvalidToken,
+    #[error("this message is no longer available")]
+    Gone,
     #[error(transparent)]
     Store(#[from] PortError),
 }
@@ -51,10 +58,17 @@ enum Change {
 
 pub async fn handle<S, C>(deps: &PreferencesDeps<S, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
 where
-    S: ProfileReader + PreferenceStore,
+    S: ProfileReader + PreferenceStore + MessageArchive,
     C: Clock,
 {
     let method = request.request_context.http.method.clone();
+    let path = request.raw_path.as_deref().unwrap_or("/");
+    if let Some(token) = path.strip_prefix("/m/") {
+        return match view(deps, token, &method).await {
+            Ok(html) => sandboxed(html),
+            Err(error) => error_response(&error, true, &deps.company),
+        };
+    }
     let result = match token_of(&request, &deps.secret) {
         Ok(token) if method == Method::GET => show(deps, &token).await,
         Ok(token) if method == Method::POST => change(deps, &token, &request).await,
@@ -81,6 +95,31 @@ fn token_of(request: &ApiGatewayV2httpRequest, secret: &UnsubscribeSecret) -> Re
         .filter(|t| !t.is_empty() && !t.contains('/'))
         .ok_or_else(|| not_found(request))?;
     UnsubscribeToken::verify(token, secret).map_err(|_| PreferencesError::InvalidToken)
+}
+
+/// The archived message for a view link.
+async fn view<S: MessageArchive, C: Clock>(deps: &PreferencesDeps<S, C>, token: &str, method: &Method) -> Result<String, PreferencesError> {
+    if method != Method::GET {
+        return Err(PreferencesError::NotFound {
+            method: method.to_string(),
+            path: "/m/{token}".into(),
+        });
+    }
+    let token = ViewToken::verify(token, &deps.secret).map_err(|_| PreferencesError::InvalidToken)?;
+    deps.store
+        .archived(&token.person, &token.dedup_key, deps.clock.now())
+        .await?
+        .ok_or(PreferencesError::Gone)
+}
+
+/// The message's own HTML, shown as sent but in a sandbox: no scripts, forms or same-origin access.
+fn sandboxed(html: String) -> ApiGatewayV2httpResponse {
+    let mut response = html_response(200, html);
+    response.headers.insert(
+        "content-security-policy",
+        aws_lambda_events::http::HeaderValue::from_static("sandbox"),
+    );
+    response
 }
 
 async fn show<S: ProfileReader + PreferenceStore, C>(
@@ -155,6 +194,7 @@ fn error_response(error: &PreferencesError, browser: bool, company: &str) -> Api
     let (status, code) = match error {
         PreferencesError::NotFound { .. } => (404, "not_found"),
         PreferencesError::InvalidToken => (400, "invalid_token"),
+        PreferencesError::Gone => (410, "gone"),
         PreferencesError::Store(port) if port.is_retryable() => (503, "unavailable"),
         PreferencesError::Store(_) => (500, "internal"),
     };

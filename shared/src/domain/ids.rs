@@ -134,6 +134,15 @@ impl DedupKey {
         Self(hex::encode(&hash.finalize()[..16]))
     }
 
+    /// A key as `for_send` makes them: 32 lowercase hex digits.
+    pub fn parse(value: &str) -> Result<Self, InvalidField> {
+        if value.len() == 32 && value.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+            Ok(Self(value.to_string()))
+        } else {
+            Err(InvalidField::new("", "is not a send key (32 hex digits)"))
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -4,8 +4,8 @@ use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
 use nudge_shared::domain::EmailAddress;
 use nudge_shared::ports::{
-    AccountReader, Catalog, ChangeFeed, Eraser, EventLog, JobQueue, JobSource, Mailer, PersonHistory, PreferenceStore, ProfileReader,
-    SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore,
+    AccountReader, Catalog, ChangeFeed, Eraser, EventLog, JobQueue, JobSource, Mailer, MessageArchive, PersonHistory, PreferenceStore,
+    ProfileReader, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore,
 };
 use nudge_shared::VirtualClock;
 use std::sync::Arc;
@@ -22,7 +22,8 @@ pub trait Backend {
         + AccountReader
         + Catalog
         + TemplateStore
-        + PreferenceStore;
+        + PreferenceStore
+        + MessageArchive;
     type Feed: ChangeFeed;
     type Queue: JobQueue + JobSource;
     type Mailer: Mailer;

@@ -53,4 +53,5 @@ contract!(
     event_log::an_alias_links_a_previous_id_and_what_it_had_merged,
     templates::saving_a_changed_template_makes_a_new_version_and_keeps_the_newest,
     templates::preferences_are_kept_per_person_and_erased_with_them,
+    templates::archived_messages_are_kept_until_they_expire_and_erased_with_the_person,
 );

@@ -1,8 +1,8 @@
 use crate::backends::Backend;
 use crate::fixtures::start;
 use chrono::Duration;
-use nudge_shared::domain::{PersonId, Preferences, TemplateName, Topic};
-use nudge_shared::ports::{Eraser, EventLog, PreferenceStore, SavedTemplate, TemplateStore};
+use nudge_shared::domain::{DedupKey, PersonId, Preferences, TemplateName, Topic};
+use nudge_shared::ports::{Eraser, EventLog, MessageArchive, PreferenceStore, SavedTemplate, TemplateStore};
 use nudge_shared::template::{BodyFormat, TemplateDocument};
 
 fn document(name: &str, subject: &str) -> TemplateDocument {
@@ -77,4 +77,41 @@ pub async fn preferences_are_kept_per_person_and_erased_with_them(backend: impl 
         Preferences::default(),
         "erasure removes preferences"
     );
+}
+
+pub async fn archived_messages_are_kept_until_they_expire_and_erased_with_the_person(backend: impl Backend) {
+    let store = backend.store();
+    let ada = PersonId::parse("ada").unwrap();
+    store
+        .record(&crate::fixtures::identify(
+            "ada",
+            "m-archive",
+            serde_json::json!({"email": "ada@example.com"}),
+        ))
+        .await
+        .unwrap();
+    let key = DedupKey::parse("0123456789abcdef0123456789abcdef").unwrap();
+    let html = format!("<html><body>{}</body></html>", "Grüße, Ada. ".repeat(500));
+    let expires = start() + Duration::days(90);
+    assert_eq!(store.archived(&ada, &key, start()).await.unwrap(), None);
+    store.archive(&ada, &key, &html, expires).await.unwrap();
+    assert_eq!(store.archived(&ada, &key, start()).await.unwrap().as_deref(), Some(html.as_str()));
+    store.archive(&ada, &key, "<p>again</p>", expires).await.unwrap();
+    assert_eq!(
+        store.archived(&ada, &key, start()).await.unwrap().as_deref(),
+        Some("<p>again</p>"),
+        "the same send archived again replaces it"
+    );
+    assert_eq!(
+        store.archived(&PersonId::parse("grace").unwrap(), &key, start()).await.unwrap(),
+        None,
+        "only under its own person"
+    );
+    assert_eq!(
+        store.archived(&ada, &key, expires + Duration::seconds(1)).await.unwrap(),
+        None,
+        "expired"
+    );
+    store.erase(&ada).await.unwrap();
+    assert_eq!(store.archived(&ada, &key, start()).await.unwrap(), None, "erased with the person");
 }

@@ -6,9 +6,9 @@ use aws_lambda_events::encodings::Body;
 use chrono::{TimeZone, Utc};
 use nudge_fn_preferences::{handle, PreferencesDeps};
 use nudge_shared::adapters::embedded::EmbeddedStore;
-use nudge_shared::domain::{Event, EventKind, MessageId, PersonId, Preferences, Topic};
-use nudge_shared::ports::{EventLog, PreferenceStore};
-use nudge_shared::unsubscribe::{UnsubscribeSecret, UnsubscribeToken};
+use nudge_shared::domain::{DedupKey, Event, EventKind, MessageId, PersonId, Preferences, Topic};
+use nudge_shared::ports::{EventLog, MessageArchive, PreferenceStore};
+use nudge_shared::unsubscribe::{UnsubscribeSecret, UnsubscribeToken, ViewToken};
 use nudge_shared::{Clock, VirtualClock};
 use std::sync::Arc;
 
@@ -192,4 +192,45 @@ async fn an_unknown_or_erased_person_gets_a_page_and_nothing_is_written() {
         deps.store.preferences(&PersonId::parse("ghost").unwrap()).await.unwrap(),
         Preferences::default()
     );
+}
+
+fn view_token(person: &str) -> String {
+    ViewToken {
+        person: PersonId::parse(person).unwrap(),
+        dedup_key: key(),
+    }
+    .sign(&UnsubscribeSecret::parse(SECRET).unwrap())
+}
+
+fn key() -> DedupKey {
+    DedupKey::parse("0123456789abcdef0123456789abcdef").unwrap()
+}
+
+#[tokio::test]
+async fn a_view_link_shows_the_archived_message_in_a_sandbox_until_it_expires() {
+    let deps = deps().await;
+    let html = "<html><body><p>Your cart, Ada</p><script>alert(1)</script></body></html>";
+    deps.store
+        .archive(&ada(), &key(), html, clock().now() + chrono::Duration::days(90))
+        .await
+        .unwrap();
+    let response = handle(&deps, request(include_bytes!("../../fixtures/get-view.json"), &view_token("ada"))).await;
+    assert_eq!(response.status_code, 200);
+    assert_eq!(text(&response), html);
+    assert_eq!(response.headers.get("content-security-policy").unwrap(), "sandbox");
+
+    // Another person's id under the same send key: nothing (and a forged token is refused).
+    let other = handle(&deps, request(include_bytes!("../../fixtures/get-view.json"), &view_token("grace"))).await;
+    assert_eq!(other.status_code, 410);
+    let unsubscribe_token = token("ada", None);
+    let wrong_kind = handle(&deps, request(include_bytes!("../../fixtures/get-view.json"), &unsubscribe_token)).await;
+    assert_eq!(wrong_kind.status_code, 400, "an unsubscribe token does not open messages");
+
+    deps.store
+        .archive(&ada(), &key(), html, clock().now() - chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    let expired = handle(&deps, request(include_bytes!("../../fixtures/get-view.json"), &view_token("ada"))).await;
+    assert_eq!(expired.status_code, 410);
+    assert!(text(&expired).contains("no longer available"));
 }

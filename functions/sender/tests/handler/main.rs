@@ -8,10 +8,10 @@ use nudge_shared::domain::{
     builtin_campaigns, EmailAddress, Event, EventKind, MessageId, PersonId, Preferences, SendState, SkipReason, TemplateName, Topic,
 };
 use nudge_shared::mime::SenderIdentity;
-use nudge_shared::ports::{EventLog, MailError, Mailer, OutgoingEmail, PreferenceStore, SendLedger, TemplateStore};
+use nudge_shared::ports::{EventLog, MailError, Mailer, MessageArchive, OutgoingEmail, PreferenceStore, SendLedger, TemplateStore};
 use nudge_shared::template::{BodyFormat, TemplateDocument};
 use nudge_shared::templates::TemplateLibrary;
-use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret, UnsubscribeToken};
+use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret, UnsubscribeToken, ViewToken};
 use nudge_shared::{Clock, VirtualClock};
 use std::sync::Arc;
 
@@ -212,6 +212,29 @@ async fn marketing_mail_carries_a_signed_one_click_unsubscribe_for_its_topic() {
         }
     );
     assert!(raw.contains("1 Main St, Springfield"), "the postal address footer");
+}
+
+#[tokio::test]
+async fn every_message_is_archived_for_its_view_in_browser_link() {
+    let world = World::with_person(serde_json::json!({"email": "ada@example.com", "first_name": "Ada"})).await;
+    let document = TemplateDocument {
+        name: TemplateName::parse("welcome").unwrap(),
+        format: BodyFormat::Html,
+        source: "---\nsubject: Hi\n---\n<p>Hello {{ person.first_name }}</p><a href=\"{{ view_in_browser_url }}\">view</a>\n".into(),
+    };
+    world.store.save_template(&document, clock().now()).await.unwrap();
+    handle(&world.deps(world.outbox()), welcome_job()).await;
+    let raw = world.sent_files()[0].replace("=\r\n", "").replace("=3D", "=");
+    let url = raw.split("href=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let token = url.strip_prefix("https://api.acme.test/m/").expect("a view link on the public URL");
+    let view = ViewToken::verify(token, &secret()).unwrap();
+    let archived = world
+        .store
+        .archived(&view.person, &view.dedup_key, clock().now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(archived.contains("<p>Hello Ada</p>"), "{archived}");
 }
 
 #[tokio::test]

@@ -3,18 +3,18 @@
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
 use super::item::{
-    self, AccountItem, CatalogItemRow, EventItem, IdentityItem, PersonItem, PreferencesItem, SendItem, SourceItem, TemplateIndexItem,
-    TemplateItem, TimerItem, TimerRefItem,
+    self, AccountItem, ArchiveItem, CatalogItemRow, EventItem, IdentityItem, PersonItem, PreferencesItem, SendItem, SourceItem,
+    TemplateIndexItem, TemplateItem, TimerItem, TimerRefItem,
 };
 use super::sdk_error;
 use crate::domain::{
-    Account, CatalogItem, Collection, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, Preferences,
+    Account, CatalogItem, Collection, DedupKey, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, Preferences,
     SecretHash, SendRecord, SendState, Source, TemplateName, Timer,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Catalog, Claim, Erased, Eraser, EventLog, PersonHistory, PreferenceStore, ProfileReader, Recorded, SavedTemplate,
-    SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore, Upserted,
+    AccountReader, Catalog, Claim, Erased, Eraser, EventLog, MessageArchive, PersonHistory, PreferenceStore, ProfileReader, Recorded,
+    SavedTemplate, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore, Upserted,
 };
 use crate::template::{StoredTemplate, TemplateDocument};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, WriteRequest};
@@ -565,6 +565,31 @@ impl TemplateStore for DynamoStore {
             }
         }
         Ok(all)
+    }
+}
+
+impl MessageArchive for DynamoStore {
+    async fn archive(&self, person: &PersonId, key: &DedupKey, html: &str, expires: DateTime<Utc>) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&ArchiveItem::new(person, key, html, expires))))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        Ok(())
+    }
+
+    async fn archived(&self, person: &PersonId, key: &DedupKey, now: DateTime<Utc>) -> Result<Option<String>, PortError> {
+        let Some(found) = self.get(item::person_pk(person), &item::archive_sk(key)).await? else {
+            return Ok(None);
+        };
+        let archived: ArchiveItem = from_item("archived message", found)?;
+        // TTL deletes within days of expiry, not at once: an expired item is already gone.
+        if archived.expires_at < now.timestamp() {
+            return Ok(None);
+        }
+        archived.html().map(Some)
     }
 }
 

@@ -18,6 +18,7 @@
 //! | template version | `TPL#<name>`   | `V#<version, 10 digits>`    | `template` |
 //! | template index | `TEMPLATES`      | `<name>`                    | `template_index` |
 //! | preferences  | `P#<person>`       | `PREFERENCES`               | `preferences` |
+//! | archived message | `P#<person>`   | `H#<dedup key>`             | `archive` |
 //!
 //! The stream's event source mapping filters on `INSERT` of `type = event` or `content`,
 //! so the evaluator sees only new events and new catalog items.
@@ -47,6 +48,7 @@ pub const TYPE_CONTENT: &str = "content";
 pub const TYPE_TEMPLATE: &str = "template";
 pub const TYPE_TEMPLATE_INDEX: &str = "template_index";
 pub const TYPE_PREFERENCES: &str = "preferences";
+pub const TYPE_ARCHIVE: &str = "archive";
 
 pub fn person_pk(id: &PersonId) -> String {
     format!("P#{id}")
@@ -365,4 +367,48 @@ pub struct PreferencesItem {
     #[serde(rename = "type")]
     pub item_type: String,
     pub preferences: Preferences,
+}
+
+pub fn archive_sk(key: &DedupKey) -> String {
+    format!("H#{key}")
+}
+
+/// A sent message's HTML, gzipped (a 16 KB email is about 4 KB stored), until `expires_at`
+/// (the table's TTL attribute, epoch seconds).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ArchiveItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    /// base64 of the gzipped HTML.
+    pub html_gz: String,
+    pub expires_at: i64,
+}
+
+impl ArchiveItem {
+    pub fn new(person: &PersonId, key: &DedupKey, html: &str, expires: DateTime<Utc>) -> Self {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(html.as_bytes()).expect("writing to memory cannot fail");
+        let gz = encoder.finish().expect("writing to memory cannot fail");
+        Self {
+            pk: person_pk(person),
+            sk: archive_sk(key),
+            item_type: TYPE_ARCHIVE.into(),
+            html_gz: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, gz),
+            expires_at: expires.timestamp(),
+        }
+    }
+
+    pub fn html(&self) -> Result<String, PortError> {
+        use std::io::Read;
+        let gz = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &self.html_gz)
+            .map_err(|e| PortError::corrupt("archived message", e))?;
+        let mut html = String::new();
+        flate2::read::GzDecoder::new(gz.as_slice())
+            .read_to_string(&mut html)
+            .map_err(|e| PortError::corrupt("archived message", e))?;
+        Ok(html)
+    }
 }

@@ -3,14 +3,14 @@
 //! timers. Each port method is one transaction; `synchronous=FULL` makes a commit durable.
 
 use crate::domain::{
-    Account, CatalogItem, Changed, Collection, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, Preferences,
-    SecretHash, SendRecord, SendState, Source, TemplateName, Timer,
+    Account, CatalogItem, Changed, Collection, DedupKey, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId,
+    Preferences, SecretHash, SendRecord, SendState, Source, TemplateName, Timer,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Catalog, Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, PersonHistory, PreferenceStore,
-    ProfileReader, QueuedMessage, Recorded, SavedTemplate, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore,
-    Upserted,
+    AccountReader, Catalog, Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, MessageArchive, PersonHistory,
+    PreferenceStore, ProfileReader, QueuedMessage, Recorded, SavedTemplate, SendLedger, SourceDirectory, SuppressionList, TemplateStore,
+    TimerStore, Upserted,
 };
 use crate::template::{StoredTemplate, TemplateDocument};
 use crate::Clock;
@@ -100,6 +100,12 @@ CREATE TABLE IF NOT EXISTS templates (
     version INTEGER NOT NULL,
     body    TEXT NOT NULL,
     PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS archive (
+    dedup_key  TEXT PRIMARY KEY,
+    person_id  TEXT NOT NULL,
+    html       TEXT NOT NULL,
+    expires_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS preferences (
     person_id TEXT PRIMARY KEY,
@@ -213,6 +219,14 @@ impl EmbeddedStore {
                 params![before.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)],
             )
             .map_err(unavailable)
+        })
+    }
+
+    /// Removes archived messages past their expiry (DynamoDB's TTL does this on AWS).
+    pub fn expire_archive(&self, now: DateTime<Utc>) -> Result<usize, PortError> {
+        self.transaction(|tx| {
+            tx.execute("DELETE FROM archive WHERE expires_at < ?1", params![time_text(now)])
+                .map_err(unavailable)
         })
     }
 
@@ -653,6 +667,8 @@ impl Eraser for EmbeddedStore {
                     .map_err(unavailable)?;
                 tx.execute("DELETE FROM preferences WHERE person_id = ?1", params![id])
                     .map_err(unavailable)?;
+                tx.execute("DELETE FROM archive WHERE person_id = ?1", params![id])
+                    .map_err(unavailable)?;
             }
             tx.execute("DELETE FROM identities WHERE person_id = ?1", params![person.as_str()])
                 .map_err(unavailable)?;
@@ -791,6 +807,36 @@ fn current_template(tx: &rusqlite::Transaction<'_>, name: &TemplateName) -> Resu
         .optional()
         .map_err(unavailable)?;
     body.map(|body| from_json("template", &body)).transpose()
+}
+
+fn time_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl MessageArchive for EmbeddedStore {
+    async fn archive(&self, person: &PersonId, key: &DedupKey, html: &str, expires: DateTime<Utc>) -> Result<(), PortError> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO archive (dedup_key, person_id, html, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (dedup_key) DO UPDATE SET html = excluded.html, expires_at = excluded.expires_at",
+                params![key.as_str(), person.as_str(), html, time_text(expires)],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn archived(&self, person: &PersonId, key: &DedupKey, now: DateTime<Utc>) -> Result<Option<String>, PortError> {
+        self.transaction(|tx| {
+            tx.query_row(
+                "SELECT html FROM archive WHERE dedup_key = ?1 AND person_id = ?2 AND expires_at >= ?3",
+                params![key.as_str(), person.as_str(), time_text(now)],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+    }
 }
 
 impl PreferenceStore for EmbeddedStore {
