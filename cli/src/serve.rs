@@ -42,15 +42,17 @@ pub struct ServeOptions {
 }
 
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
+    // Arguments first: a mistake in one creates nothing on disk.
+    let relay = options.smtp.as_deref().map(smtp_mailer).transpose()?;
+    let channel = Channel::parse(&options.channel).map_err(|e| anyhow::anyhow!("--channel {:?}: {}", options.channel, e.reason))?;
     std::fs::create_dir_all(&options.data).with_context(|| format!("cannot create the data directory {}", options.data.display()))?;
     let clock: SharedClock = Arc::new(SystemClock);
     let database = options.data.join("nudge.db");
     let store = EmbeddedStore::open(&database, clock.clone()).with_context(|| format!("cannot open {}", database.display()))?;
-    let mailer = match &options.smtp {
-        Some(relay) => LocalMailer::Smtp(smtp_mailer(relay)?),
+    let mailer = match relay {
+        Some(smtp) => LocalMailer::Smtp(smtp),
         None => LocalMailer::Outbox(OutboxMailer::new(options.data.join("outbox")).context("cannot create the outbox directory")?),
     };
-    let channel = Channel::parse(&options.channel).map_err(|e| anyhow::anyhow!("--channel {:?}: {}", options.channel, e.reason))?;
     let (write_key, write_key_generated) = secret_or_generated(options.write_key, "wk_");
     let (admin_key, admin_key_generated) = secret_or_generated(options.admin_key, "ak_");
     let source = Source {

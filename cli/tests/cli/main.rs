@@ -118,9 +118,15 @@ fn bad_arguments_get_a_message_naming_them() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--sender-address"));
 
-    let output = nudge().args(["serve", "--smtp", "no-port-here"]).output().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let output = nudge()
+        .args(["serve", "--smtp", "no-port-here", "--data"])
+        .arg(data.path().join("never"))
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--smtp"));
+    assert!(!data.path().join("never").exists(), "a bad argument creates nothing");
 }
 
 const WRITE_KEY: &str = "wk_cli_test";
