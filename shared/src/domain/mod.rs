@@ -4,6 +4,7 @@
 mod account;
 mod campaign;
 mod catalog;
+mod condition;
 mod event;
 mod ids;
 mod job;
@@ -15,6 +16,7 @@ mod source;
 pub use account::Account;
 pub use campaign::{builtin_campaigns, Campaign, CampaignSet, MessageClass, Trigger};
 pub use catalog::{CatalogItem, Changed};
+pub use condition::{lookup, Condition, EventMatch, Facts, PropertyFilters, Span, Test, Window};
 pub use event::{Event, EventKind, SourceStamp};
 pub use ids::{
     CampaignId, Channel, Collection, DedupKey, EmailAddress, EventName, GroupId, ItemId, MessageId, PersonId, SourceId, TemplateName, Topic,
