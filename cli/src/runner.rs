@@ -98,7 +98,7 @@ pub struct LocalPipeline {
     pub ingest: IngestDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
     pub admin: AdminDeps<EmbeddedStore, EmbeddedStore, EmbeddedStore, SharedClock>,
     pub preferences: PreferencesDeps<EmbeddedStore, SharedClock>,
-    evaluator: EvaluatorDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
+    evaluator: EvaluatorDeps<EmbeddedStore, EmbeddedStore, EmbeddedStore, EmbeddedStore, SharedClock>,
     sender: SenderDeps<EmbeddedStore, EmbeddedStore, EmbeddedStore, LocalMailer, SharedClock>,
     scheduler: SchedulerDeps<EmbeddedStore, EmbeddedStore, SharedClock>,
 }
@@ -138,6 +138,8 @@ impl LocalPipeline {
             evaluator: EvaluatorDeps {
                 evaluator: Evaluator {
                     campaigns: campaigns.clone(),
+                    people: store.clone(),
+                    journeys: store.clone(),
                     queue: store.clone(),
                     timers: store.clone(),
                 },

@@ -1,12 +1,16 @@
 //! The sender: one message job in, at most one email out. The send is claimed in the
 //! ledger before the mailer is called, so redelivered jobs find it settled.
 
-use crate::domain::{Campaign, CampaignSet, EmailAddress, MessageJob, Person, SendRecord, SendState, SkipReason, TemplateName};
+use crate::domain::{
+    Campaign, CampaignSet, EmailAddress, Facts, MessageClass, MessageJob, Person, Route, SendRecord, SendState, SendStep, SkipReason, Step,
+    TemplateName,
+};
 use crate::error::PortError;
+use crate::evaluate::EVENTS_FOR_CONDITIONS;
 use crate::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
 use crate::ports::{
-    AccountReader, Claim, MailError, Mailer, MessageArchive, OutgoingEmail, PreferenceStore, ProfileReader, SendLedger, SuppressionList,
-    TemplateStore,
+    AccountReader, Claim, MailError, Mailer, MessageArchive, OutgoingEmail, PersonHistory, PreferenceStore, ProfileReader, SendLedger,
+    SuppressionList, TemplateStore,
 };
 use crate::template::{Links, RenderContext};
 use crate::templates::{LibraryError, TemplateLibrary};
@@ -35,9 +39,10 @@ pub enum DeliverError {
     Mail(MailError),
 }
 
-/// What the sender reads about people: profiles and their accounts.
-pub trait People: ProfileReader + AccountReader {}
-impl<T: ProfileReader + AccountReader> People for T {}
+/// What the sender reads about people: profiles, their accounts and their events (for the
+/// goal and branches of a journey).
+pub trait People: ProfileReader + AccountReader + PersonHistory {}
+impl<T: ProfileReader + AccountReader + PersonHistory> People for T {}
 
 /// What decides whether a message may go, and records that it went: the send ledger, the
 /// suppression list, subscription preferences, and the archive behind "view in browser".
@@ -119,6 +124,9 @@ impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer
         let Some(campaign) = self.campaigns.get(&job.campaign_id) else {
             return skipped(SkipReason::UnknownCampaign);
         };
+        let Some((step, send)) = campaign.send(&job.step) else {
+            return skipped(SkipReason::StepRemoved);
+        };
         let Some(person) = self.profiles.person(&job.person_id).await? else {
             return skipped(SkipReason::UnknownPerson);
         };
@@ -131,13 +139,14 @@ impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer
         if self.ledger.is_suppressed(&to).await? {
             return skipped(SkipReason::Suppressed);
         }
-        // Read on every marketing send, so an unsubscribe takes effect before the next one.
-        if campaign.is_marketing() && !self.ledger.preferences(&person.id).await?.allows(campaign.topic.as_ref()) {
-            return skipped(SkipReason::Unsubscribed {
-                topic: campaign.topic.clone(),
-            });
+        if let Some(reason) = self.journey_ended(campaign, step, &person, job).await? {
+            return skipped(reason);
         }
-        let composed = match self.compose(campaign, &person, &to, job).await? {
+        // Read on every marketing send, so an unsubscribe takes effect before the next one.
+        if send.class == MessageClass::Marketing && !self.ledger.preferences(&person.id).await?.allows(send.topic.as_ref()) {
+            return skipped(SkipReason::Unsubscribed { topic: send.topic.clone() });
+        }
+        let composed = match self.compose(campaign, send, &person, &to, job).await? {
             Ok(composed) => composed,
             Err(detail) => return failed(detail),
         };
@@ -166,17 +175,83 @@ impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer
         }
     }
 
+    /// Whether the journey ended before send step `step`: the goal event happened since the
+    /// trigger (for the same object), or a branch before the step routed to exit (each
+    /// evaluated as of the moment the journey reached it), or an `exit` step.
+    async fn journey_ended(
+        &self,
+        campaign: &Campaign,
+        step: usize,
+        person: &Person,
+        job: &MessageJob,
+    ) -> Result<Option<SkipReason>, PortError> {
+        let branches = campaign.steps[..step].iter().any(|s| matches!(s, Step::Branch(_) | Step::Exit));
+        if campaign.goal.is_none() && !branches {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let events = self.profiles.events_of(&person.id, EVENTS_FOR_CONDITIONS).await?;
+        let started = job.trigger.timestamp;
+        if let Some(goal) = &campaign.goal {
+            let reached = events.iter().any(|e| {
+                e.timestamp > started
+                    && e.timestamp <= now
+                    && goal.matches(e)
+                    && (job.object.is_none()
+                        || campaign
+                            .object_key
+                            .as_deref()
+                            .and_then(|k| crate::domain::lookup(&e.properties, k))
+                            .map(object_text)
+                            == job.object)
+            });
+            if reached {
+                return Ok(Some(SkipReason::GoalReached));
+            }
+        }
+        let account = match person.accounts.iter().next() {
+            Some(id) => self.profiles.account(id).await?,
+            None => None,
+        };
+        let timeline = campaign.timeline(started, person.timezone());
+        for (index, earlier) in campaign.steps[..step].iter().enumerate() {
+            let route = match earlier {
+                Step::Exit => Route::Exit,
+                Step::Branch(branch) => {
+                    let facts = Facts {
+                        person,
+                        account: account.as_ref(),
+                        events: &events,
+                        trigger_at: started,
+                        now: timeline[index].min(now),
+                    };
+                    if branch.conditions.iter().all(|c| c.holds(&facts)) {
+                        branch.then
+                    } else {
+                        branch.otherwise
+                    }
+                }
+                _ => Route::Continue,
+            };
+            if route == Route::Exit {
+                return Ok(Some(SkipReason::BranchExit { step: index }));
+            }
+        }
+        Ok(None)
+    }
+
     /// The MIME message for `person`: the campaign's template rendered with their data and
     /// links, and the envelope. `Ok(Err(detail))` is a final failure (no such template, a
     /// value the template needs and the person lacks); `Err` is worth retrying.
     async fn compose(
         &self,
         campaign: &Campaign,
+        send: &SendStep,
         person: &Person,
         to: &EmailAddress,
         job: &MessageJob,
     ) -> Result<Result<Composed, String>, DeliverError> {
-        let template = match self.templates.resolve(&campaign.template).await {
+        let template = match self.templates.resolve(&send.template).await {
             Ok(template) => template,
             Err(LibraryError::Port(error)) => return Err(error.into()),
             Err(error) => return Ok(Err(error.to_string())),
@@ -185,10 +260,10 @@ impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer
             Some(id) => self.profiles.account(id).await?,
             None => None,
         };
-        let marketing = campaign.is_marketing();
+        let marketing = send.class == MessageClass::Marketing;
         let token = UnsubscribeToken {
             person: person.id.clone(),
-            topic: if marketing { campaign.topic.clone() } else { None },
+            topic: if marketing { send.topic.clone() } else { None },
         };
         let links = Links {
             unsubscribe_url: marketing.then(|| self.unsubscribe.url(&token)),
@@ -238,6 +313,14 @@ impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer
                 template_version: template.version,
             })
             .map_err(|e| e.to_string()))
+    }
+}
+
+/// An object id as journeys carry it: strings as they are, other JSON as written.
+fn object_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -1,58 +1,145 @@
-//! The evaluator: for each new event, which campaigns it triggers, and the jobs (now) or
-//! timers (later) that follow. Planning is pure; `Evaluator` applies the plan through ports.
+//! The evaluator: for each new event, which campaigns it starts a journey in, and the jobs
+//! (now) or timers (later) for each of the journey's sends. Deciding is pure (`plan_entry`);
+//! `Evaluator` reads the person, applies the re-entry policy through the `JourneyLog`, and
+//! schedules through ports. Branches and the goal are checked when each send comes due
+//! (`deliver`), since they depend on what the person does in between.
 
-use crate::domain::{Campaign, CampaignSet, DedupKey, Event, MessageJob, Timer, TriggerSnapshot};
+use crate::domain::{Campaign, CampaignSet, Condition, DedupKey, Event, Facts, MessageJob, Person, Reentry, Timer, TriggerSnapshot};
 use crate::error::PortError;
-use crate::ports::{JobQueue, TimerStore};
-use chrono::{DateTime, Utc};
+use crate::ports::{AccountReader, Entered, Entry, JobQueue, JourneyLog, PersonHistory, ProfileReader, TimerStore};
+use chrono::{DateTime, Duration, Utc};
+
+/// How many of a person's latest events behavior conditions look through.
+pub const EVENTS_FOR_CONDITIONS: usize = 500;
 
 /// What one event leads to.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     pub send_now: Vec<MessageJob>,
     pub send_later: Vec<Timer>,
+    /// Campaigns the event would have started, and why it did not.
+    pub not_entered: Vec<(crate::domain::CampaignId, NotEntered)>,
 }
 
-/// Pure: the jobs and timers `event` triggers, as of `now`. Planning the same event twice
-/// gives the same dedup keys, which is what makes stream redelivery harmless.
-pub fn plan(campaigns: &CampaignSet, event: &Event, now: DateTime<Utc>) -> Plan {
-    let mut plan = Plan::default();
-    for campaign in campaigns.triggered_by(event) {
-        let job = job_for(campaign, event, now);
-        // Measured from when it happened, but never in the past: a late event is not a
-        // reason to send a burst of overdue mail.
-        let due = (event.timestamp + campaign.delay).max(now);
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotEntered {
+    /// An audience condition did not hold (the first one that failed).
+    Audience(String),
+    /// The re-entry policy: the person entered before, at this time.
+    AlreadyEntered(DateTime<Utc>),
+}
+
+/// The journey instance `event` starts in `campaign`: the object id of an object-keyed
+/// campaign, else the trigger's message id. And the entry's scope under the policy.
+pub fn entry_for(campaign: &Campaign, event: &Event) -> (Entry, Option<Duration>) {
+    let object = campaign.object_of(event);
+    let instance = object.clone().unwrap_or_else(|| event.message_id.to_string());
+    let (scope, gap) = match campaign.reentry {
+        Reentry::Once => (object.unwrap_or_default(), None),
+        Reentry::Every(span) => (object.unwrap_or_default(), Some(span.duration())),
+        Reentry::Always => (instance.clone(), None),
+    };
+    let entry = Entry {
+        campaign: campaign.id.clone(),
+        person: event.person_id.clone(),
+        scope,
+        instance,
+        at: event.timestamp,
+    };
+    (entry, gap)
+}
+
+/// Pure: the first audience condition `facts` fail, if any.
+pub fn audience_failure(campaign: &Campaign, facts: &Facts<'_>) -> Option<String> {
+    campaign
+        .audience
+        .iter()
+        .find(|c| !c.holds(facts))
+        .map(|c| serde_json::to_string(c).unwrap_or_default())
+}
+
+/// Pure: a journey's sends, from the trigger, as jobs (due now) and timers (due later).
+/// The same event planned twice gives the same dedup keys, so redelivery is harmless.
+pub fn plan_entry(campaign: &Campaign, event: &Event, person: &Person, instance: &str, now: DateTime<Utc>, plan: &mut Plan) {
+    let timeline = campaign.timeline(event.timestamp, person.timezone());
+    for (step, send_id, _) in campaign.sends() {
+        let job = MessageJob {
+            dedup_key: DedupKey::for_step(&campaign.id, &send_id, &event.person_id, instance),
+            campaign_id: campaign.id.clone(),
+            step: send_id,
+            person_id: event.person_id.clone(),
+            object: campaign.object_of(event),
+            trigger: TriggerSnapshot::from(event),
+            created_at: now,
+        };
+        // Measured from when the trigger happened, but never in the past: a late event is
+        // not a reason for a burst of overdue mail.
+        let due = timeline[step].max(now);
         if due > now {
             plan.send_later.push(Timer { due, job });
         } else {
             plan.send_now.push(job);
         }
     }
-    plan
 }
 
-fn job_for(campaign: &Campaign, event: &Event, now: DateTime<Utc>) -> MessageJob {
-    MessageJob {
-        dedup_key: DedupKey::for_send(&campaign.id, Campaign::SEND_STEP, &event.person_id, &event.message_id),
-        campaign_id: campaign.id.clone(),
-        step: Campaign::SEND_STEP.to_string(),
-        person_id: event.person_id.clone(),
-        trigger: TriggerSnapshot::from(event),
-        created_at: now,
-    }
-}
-
-pub struct Evaluator<Q, T> {
+pub struct Evaluator<P, J, Q, T> {
     pub campaigns: CampaignSet,
+    /// Profiles, accounts and event history, for audience conditions and timezones.
+    pub people: P,
+    pub journeys: J,
     pub queue: Q,
     pub timers: T,
 }
 
-impl<Q: JobQueue, T: TimerStore> Evaluator<Q, T> {
-    /// Applies the plan for one event. Safe to repeat: timers are keyed by dedup key and
-    /// a job enqueued twice is sent once.
+impl<P, J, Q, T> Evaluator<P, J, Q, T>
+where
+    P: ProfileReader + AccountReader + PersonHistory,
+    J: JourneyLog,
+    Q: JobQueue,
+    T: TimerStore,
+{
+    /// Applies the campaigns `event` triggers. Safe to repeat: an entry recorded before is
+    /// `Again` and plans the same jobs and timers, which are keyed by dedup key.
     pub async fn evaluate(&self, event: &Event, now: DateTime<Utc>) -> Result<Plan, PortError> {
-        let plan = plan(&self.campaigns, event, now);
+        let mut plan = Plan::default();
+        let mut triggered = self.campaigns.triggered_by(event).peekable();
+        if triggered.peek().is_none() {
+            return Ok(plan);
+        }
+        // Erased since, or never identified: nobody to write to.
+        let Some(person) = self.people.person(&event.person_id).await? else {
+            return Ok(plan);
+        };
+        let account = match person.accounts.iter().next() {
+            Some(id) => self.people.account(id).await?,
+            None => None,
+        };
+        let needs_events = self.campaigns.iter().flat_map(|c| &c.audience).any(Condition::needs_events);
+        let events = if needs_events {
+            self.people.events_of(&person.id, EVENTS_FOR_CONDITIONS).await?
+        } else {
+            Vec::new()
+        };
+        for campaign in triggered {
+            let facts = Facts {
+                person: &person,
+                account: account.as_ref(),
+                events: &events,
+                trigger_at: event.timestamp,
+                // As of the trigger: a redelivery days later decides as the first delivery did.
+                now: event.timestamp,
+            };
+            if let Some(failed) = audience_failure(campaign, &facts) {
+                plan.not_entered.push((campaign.id.clone(), NotEntered::Audience(failed)));
+                continue;
+            }
+            let (entry, gap) = entry_for(campaign, event);
+            match self.journeys.enter(&entry, gap).await? {
+                Entered::New | Entered::Again => plan_entry(campaign, event, &person, &entry.instance, now, &mut plan),
+                Entered::Blocked { since } => plan.not_entered.push((campaign.id.clone(), NotEntered::AlreadyEntered(since))),
+            }
+        }
         for timer in &plan.send_later {
             self.timers.schedule(timer).await?;
         }
@@ -67,7 +154,7 @@ impl<Q: JobQueue, T: TimerStore> Evaluator<Q, T> {
 mod tests {
     use super::*;
     use crate::domain::{builtin_campaigns, EventKind, EventName, MessageId, PersonId};
-    use chrono::{Duration, TimeZone};
+    use chrono::TimeZone;
 
     fn signed_up(at: DateTime<Utc>) -> Event {
         let mut event = Event::new(
@@ -80,10 +167,20 @@ mod tests {
         event
     }
 
+    fn plan_all(event: &Event, now: DateTime<Utc>) -> Plan {
+        let person = Person::new(event.person_id.clone(), event.timestamp);
+        let mut plan = Plan::default();
+        for campaign in builtin_campaigns().triggered_by(event) {
+            let (entry, _) = entry_for(campaign, event);
+            plan_entry(campaign, event, &person, &entry.instance, now, &mut plan);
+        }
+        plan
+    }
+
     #[test]
     fn signed_up_sends_welcome_now_and_tips_a_day_later() {
         let now = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
-        let plan = plan(&builtin_campaigns(), &signed_up(now), now);
+        let plan = plan_all(&signed_up(now), now);
         assert_eq!(plan.send_now.len(), 1);
         assert_eq!(plan.send_now[0].campaign_id.as_str(), "welcome");
         assert_eq!(plan.send_later.len(), 1);
@@ -93,7 +190,7 @@ mod tests {
     #[test]
     fn an_event_that_arrives_late_sends_at_once_rather_than_in_the_past() {
         let now = Utc.with_ymd_and_hms(2026, 5, 10, 12, 0, 0).unwrap();
-        let plan = plan(&builtin_campaigns(), &signed_up(now - Duration::days(3)), now);
+        let plan = plan_all(&signed_up(now - Duration::days(3)), now);
         assert_eq!(plan.send_now.len(), 2);
         assert!(plan.send_later.is_empty());
     }
@@ -101,8 +198,8 @@ mod tests {
     #[test]
     fn planning_twice_gives_the_same_dedup_keys() {
         let now = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
-        let first = plan(&builtin_campaigns(), &signed_up(now), now);
-        let again = plan(&builtin_campaigns(), &signed_up(now), now + Duration::minutes(5));
+        let first = plan_all(&signed_up(now), now);
+        let again = plan_all(&signed_up(now), now + Duration::minutes(5));
         assert_eq!(first.send_now[0].dedup_key, again.send_now[0].dedup_key);
     }
 
@@ -111,9 +208,28 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
         let mut event = signed_up(now);
         event.name = Some(EventName::parse("logged_in").unwrap());
-        assert_eq!(plan(&builtin_campaigns(), &event, now), Plan::default());
+        assert_eq!(plan_all(&event, now), Plan::default());
         event.kind = EventKind::Identify;
         event.name = None;
-        assert_eq!(plan(&builtin_campaigns(), &event, now), Plan::default());
+        assert_eq!(plan_all(&event, now), Plan::default());
+    }
+
+    #[test]
+    fn entries_are_scoped_by_policy_and_object() {
+        let cart: Campaign = serde_yaml_ng::from_str(
+            "{ id: cart, name: Cart, trigger: { event: cart_abandoned }, object_key: cart_id, reentry: always, steps: [ { send: { template: cart } } ] }",
+        )
+        .unwrap();
+        let mut event = signed_up(Utc::now());
+        event.name = Some(EventName::parse("cart_abandoned").unwrap());
+        event.properties = serde_json::json!({"cart_id": "c-1"}).as_object().cloned().unwrap();
+        let (entry, gap) = entry_for(&cart, &event);
+        assert_eq!((entry.scope.as_str(), entry.instance.as_str(), gap), ("c-1", "c-1", None));
+        let (welcome, _) = entry_for(builtin_campaigns().iter().next().unwrap(), &signed_up(Utc::now()));
+        assert_eq!(
+            (welcome.scope.as_str(), welcome.instance.as_str()),
+            ("", "m1"),
+            "once: one scope per person"
+        );
     }
 }

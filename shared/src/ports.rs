@@ -236,3 +236,34 @@ pub trait MessageArchive: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
 }
+
+/// One entry into a campaign: `person` entered `campaign` because of `instance` (the
+/// trigger's message id, or the object id of an object-keyed campaign) at `at`. Entries
+/// share a `scope` when they exclude each other (a person's one entry into a once-only
+/// campaign: scope ""; one per object: the object id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub campaign: crate::domain::CampaignId,
+    pub person: PersonId,
+    pub scope: String,
+    pub instance: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What trying to enter did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entered {
+    /// A new journey.
+    New,
+    /// This very entry was recorded before (the trigger was delivered again): carry on as then.
+    Again,
+    /// Another entry in the same scope forbids it (the re-entry policy), since `since`.
+    Blocked { since: DateTime<Utc> },
+}
+
+/// Who entered which campaign, and when: the re-entry policy's memory. Erased with the person.
+pub trait JourneyLog: Send + Sync {
+    /// Records `entry` unless an entry in its scope exists; an existing one gives way if it
+    /// is older than `gap` (re-entry every N days).
+    fn enter(&self, entry: &Entry, gap: Option<Duration>) -> impl Future<Output = Result<Entered, PortError>> + Send;
+}

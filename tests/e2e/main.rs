@@ -112,6 +112,8 @@ impl Stack {
         let deps = EvaluatorDeps {
             evaluator: Evaluator {
                 campaigns: builtin_campaigns(),
+                people: self.store.clone(),
+                journeys: self.store.clone(),
                 queue: self.queue.clone(),
                 timers: self.store.clone(),
             },

@@ -6,17 +6,24 @@ use aws_lambda_events::dynamodb::Event as StreamBatch;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use nudge_shared::adapters::aws::item::change_from_stream_record;
 use nudge_shared::domain::Changed;
-use nudge_shared::evaluate::Evaluator;
-use nudge_shared::ports::{JobQueue, TimerStore};
+use nudge_shared::evaluate::{Evaluator, NotEntered};
+use nudge_shared::ports::{AccountReader, JobQueue, JourneyLog, PersonHistory, ProfileReader, TimerStore};
 use nudge_shared::{Clock, PortError};
 use tracing::{error, info};
 
-pub struct EvaluatorDeps<Q, T, C> {
-    pub evaluator: Evaluator<Q, T>,
+pub struct EvaluatorDeps<P, J, Q, T, C> {
+    pub evaluator: Evaluator<P, J, Q, T>,
     pub clock: C,
 }
 
-pub async fn handle<Q: JobQueue, T: TimerStore, C: Clock>(deps: &EvaluatorDeps<Q, T, C>, batch: StreamBatch) -> DynamoDbEventResponse {
+/// What the evaluator reads: profiles, accounts and history (audience conditions).
+pub trait People: ProfileReader + AccountReader + PersonHistory {}
+impl<S: ProfileReader + AccountReader + PersonHistory> People for S {}
+
+pub async fn handle<P: People, J: JourneyLog, Q: JobQueue, T: TimerStore, C: Clock>(
+    deps: &EvaluatorDeps<P, J, Q, T, C>,
+    batch: StreamBatch,
+) -> DynamoDbEventResponse {
     let changes = batch.records.iter().map(|record| {
         let position = record.change.sequence_number.clone().unwrap_or_default();
         (position, change_from_stream_record(record))
@@ -33,8 +40,8 @@ pub async fn handle<Q: JobQueue, T: TimerStore, C: Clock>(deps: &EvaluatorDeps<Q
 /// Evaluates changes in order and stops at the first failure, returning its position: a
 /// stream is retried from the first failed record, so nothing after it may count as done.
 /// Records that carry no change (profile updates, send records, ...) pass through.
-pub async fn process<Q: JobQueue, T: TimerStore, C: Clock>(
-    deps: &EvaluatorDeps<Q, T, C>,
+pub async fn process<P: People, J: JourneyLog, Q: JobQueue, T: TimerStore, C: Clock>(
+    deps: &EvaluatorDeps<P, J, Q, T, C>,
     changes: impl IntoIterator<Item = (String, Result<Option<Changed>, PortError>)>,
 ) -> Option<String> {
     for (position, change) in changes {
@@ -45,6 +52,12 @@ pub async fn process<Q: JobQueue, T: TimerStore, C: Clock>(
                 Ok(())
             }
             Ok(Some(Changed::Event(event))) => deps.evaluator.evaluate(&event, deps.clock.now()).await.map(|plan| {
+                for (campaign, why) in &plan.not_entered {
+                    match why {
+                        NotEntered::Audience(condition) => info!(%campaign, person = %event.person_id, %condition, "not in the audience"),
+                        NotEntered::AlreadyEntered(since) => info!(%campaign, person = %event.person_id, %since, "entered before"),
+                    }
+                }
                 info!(message_id = %event.message_id, person = %event.person_id, now = plan.send_now.len(), later = plan.send_later.len(), "evaluated");
             }),
             Ok(None) => Ok(()),

@@ -35,10 +35,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .init();
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
+    let store = DynamoStore::from_config(&sdk, config.table_name);
     let evaluator = Evaluator {
         campaigns: builtin_campaigns(),
+        people: store.clone(),
+        journeys: store.clone(),
         queue: SqsQueue::from_config(&sdk, config.queue_url),
-        timers: DynamoStore::from_config(&sdk, config.table_name),
+        timers: store,
     };
     let deps = Arc::new(EvaluatorDeps {
         evaluator,

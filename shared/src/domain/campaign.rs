@@ -1,54 +1,359 @@
-//! Campaigns: when a person qualifies (the trigger) and what they then get (one message,
-//! optionally after a delay). Later steps (waits, branches, goals) extend `Campaign`.
+//! Campaigns: who enters (a trigger event, audience conditions, a re-entry policy), and
+//! the steps they go through (waits, branches, sends, exit), until the steps end or the
+//! goal event happens. Written as YAML files (`campaigns/*.yaml`); see docs/campaigns.md.
+//!
+//! ```yaml
+//! id: onboarding-nudge
+//! name: Nudge people who have not finished onboarding
+//! trigger: { event: signed_up }
+//! goal: { event: completed_onboarding }
+//! steps:
+//!   - wait: 3d
+//!   - send: { template: onboarding-nudge, topic: product_tips }
+//! ```
 
+use super::condition::{Condition, EventMatch, Span};
 use super::event::Event;
-use super::ids::{CampaignId, EventName, TemplateName, Topic};
-use chrono::Duration;
+use super::ids::{CampaignId, TemplateName, Topic};
+use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trigger {
-    /// A `track` of this event name.
-    Event(EventName),
-}
 
 /// Transactional mail (receipts, password resets) is sent even to people who unsubscribed
 /// from marketing; marketing mail is not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageClass {
     Transactional,
+    #[default]
     Marketing,
 }
 
-#[derive(Debug, Clone)]
+/// How often one person may enter a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawReentry", into = "RawReentry")]
+pub enum Reentry {
+    /// Once ever (per object, for object-keyed campaigns).
+    Once,
+    /// Again once this long has passed since the last entry.
+    Every(Span),
+    /// On every trigger.
+    Always,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RawReentry {
+    Word(String),
+    Every { every: Span },
+}
+
+impl TryFrom<RawReentry> for Reentry {
+    type Error = String;
+    fn try_from(raw: RawReentry) -> Result<Self, String> {
+        match raw {
+            RawReentry::Word(word) if word == "once" => Ok(Self::Once),
+            RawReentry::Word(word) if word == "always" => Ok(Self::Always),
+            RawReentry::Word(word) => Err(format!("reentry {word:?}: write once, always, or {{ every: 30d }}")),
+            RawReentry::Every { every } => Ok(Self::Every(every)),
+        }
+    }
+}
+
+impl From<Reentry> for RawReentry {
+    fn from(reentry: Reentry) -> Self {
+        match reentry {
+            Reentry::Once => Self::Word("once".into()),
+            Reentry::Always => Self::Word("always".into()),
+            Reentry::Every(every) => Self::Every { every },
+        }
+    }
+}
+
+/// A time of day in the person's timezone, `"09:30"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LocalTime(NaiveTime);
+
+impl TryFrom<String> for LocalTime {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        NaiveTime::parse_from_str(text.trim(), "%H:%M")
+            .map(Self)
+            .map_err(|_| format!("{text:?} is not a time of day (write 09:30)"))
+    }
+}
+
+impl From<LocalTime> for String {
+    fn from(time: LocalTime) -> String {
+        time.0.format("%H:%M").to_string()
+    }
+}
+
+/// A pause: for a while, or until a time of day (on some weekdays) where the person is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Wait {
+    For(Span),
+    Until {
+        until: LocalTime,
+        /// `[mon, tue, …]`; empty: any day.
+        #[serde(default, skip_serializing_if = "Vec::is_empty", with = "weekdays")]
+        days: Vec<Weekday>,
+    },
+}
+
+mod weekdays {
+    use chrono::Weekday;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(days: &[Weekday], serializer: S) -> Result<S::Ok, S::Error> {
+        let names: Vec<String> = days.iter().map(|d| d.to_string().to_lowercase()).collect();
+        names.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Weekday>, D::Error> {
+        let names = Vec::<String>::deserialize(deserializer)?;
+        names
+            .iter()
+            .map(|name| {
+                name.parse::<Weekday>()
+                    .map_err(|_| serde::de::Error::custom(format!("{name:?} is not a weekday (mon, tue, …)")))
+            })
+            .collect()
+    }
+}
+
+impl Wait {
+    /// When a wait that starts at `from` ends, for a person in `tz`.
+    pub fn ends(&self, from: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        match self {
+            Self::For(span) => from + span.duration(),
+            Self::Until { until, days } => {
+                let local = from.with_timezone(&tz);
+                (0..=7)
+                    .filter_map(|offset| {
+                        let date = local.date_naive() + Duration::days(offset);
+                        let at = tz.from_local_datetime(&date.and_time(until.0)).earliest()?;
+                        let on_day = days.is_empty() || days.contains(&date.weekday());
+                        (on_day && at > local).then(|| at.with_timezone(&Utc))
+                    })
+                    .next()
+                    .unwrap_or(from)
+            }
+        }
+    }
+}
+
+/// Where a branch sends the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    #[default]
+    Continue,
+    Exit,
+}
+
+/// A decision at this point of the journey: `if` (all of the conditions) then / else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    #[serde(rename = "if", with = "one_or_many")]
+    pub conditions: Vec<Condition>,
+    #[serde(default)]
+    pub then: Route,
+    #[serde(default, rename = "else")]
+    pub otherwise: Route,
+}
+
+mod one_or_many {
+    use super::Condition;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<Condition>),
+        One(Condition),
+    }
+
+    pub fn serialize<S: Serializer>(conditions: &[Condition], serializer: S) -> Result<S::Ok, S::Error> {
+        conditions.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Condition>, D::Error> {
+        Ok(match OneOrMany::deserialize(deserializer)? {
+            OneOrMany::Many(many) => many,
+            OneOrMany::One(one) => vec![one],
+        })
+    }
+}
+
+/// One email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    /// Stable name of this send, part of its dedup key: keep it when editing the campaign.
+    /// Default: `send-<n>`, the send's position among the campaign's sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub template: TemplateName,
+    #[serde(default)]
+    pub class: MessageClass,
+    /// Marketing mail's subscription topic: what its unsubscribe link leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Topic>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    Wait(Wait),
+    Branch(Branch),
+    Send(SendStep),
+    Exit,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawCampaign", into = "RawCampaign")]
 pub struct Campaign {
     pub id: CampaignId,
     pub name: String,
-    pub trigger: Trigger,
-    /// How long after the trigger the message goes out (zero: at once).
-    pub delay: Duration,
-    pub class: MessageClass,
-    /// Marketing mail's subscription topic: what its unsubscribe link leaves. `None`: the
-    /// link unsubscribes from all marketing email.
-    pub topic: Option<Topic>,
-    /// The template the message is rendered from (its newest version at send time).
-    pub template: TemplateName,
+    pub trigger: EventMatch,
+    /// Who may enter, checked when the trigger happens.
+    pub audience: Vec<Condition>,
+    /// The event that ends the journey early: the person converted.
+    pub goal: Option<EventMatch>,
+    /// A trigger property naming the object a journey is about (`cart_id`): one journey
+    /// per object, ended by a goal event carrying the same value.
+    pub object_key: Option<String>,
+    pub reentry: Reentry,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCampaign {
+    id: CampaignId,
+    name: String,
+    trigger: EventMatch,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    audience: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    goal: Option<EventMatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    object_key: Option<String>,
+    #[serde(default = "default_reentry")]
+    reentry: Reentry,
+    /// `- send: {…}` rather than YAML's `- !send {…}` tags, in YAML and JSON alike.
+    #[serde(with = "serde_yaml_ng::with::singleton_map_recursive")]
+    steps: Vec<Step>,
+}
+
+fn default_reentry() -> Reentry {
+    Reentry::Once
+}
+
+impl TryFrom<RawCampaign> for Campaign {
+    type Error = String;
+    fn try_from(raw: RawCampaign) -> Result<Self, String> {
+        let campaign = Self {
+            id: raw.id,
+            name: raw.name,
+            trigger: raw.trigger,
+            audience: raw.audience,
+            goal: raw.goal,
+            object_key: raw.object_key,
+            reentry: raw.reentry,
+            steps: raw.steps,
+        };
+        let sends: Vec<String> = campaign.sends().map(|(_, id, _)| id).collect();
+        if sends.is_empty() {
+            return Err("steps: a campaign needs at least one send".into());
+        }
+        if let Some(duplicate) = sends.iter().enumerate().find_map(|(i, id)| sends[..i].contains(id).then_some(id)) {
+            return Err(format!("steps: two sends have the id {duplicate:?}"));
+        }
+        for (_, id, _) in campaign.sends() {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(format!("steps: send id {id:?} may contain only letters, digits, '-' and '_'"));
+            }
+        }
+        if let Some(goal) = &campaign.goal {
+            if goal.event == campaign.trigger.event && goal.filters == campaign.trigger.filters {
+                return Err("goal: the goal cannot be the trigger itself".into());
+            }
+        }
+        Ok(campaign)
+    }
+}
+
+impl From<Campaign> for RawCampaign {
+    fn from(c: Campaign) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            trigger: c.trigger,
+            audience: c.audience,
+            goal: c.goal,
+            object_key: c.object_key,
+            reentry: c.reentry,
+            steps: c.steps,
+        }
+    }
 }
 
 impl Campaign {
-    /// The one step a campaign has today; part of every dedup key, so it must stay stable.
-    pub const SEND_STEP: &'static str = "send";
-
-    /// Marketing mail honours unsubscribes and carries `List-Unsubscribe`; transactional does not.
-    pub fn is_marketing(&self) -> bool {
-        self.class == MessageClass::Marketing
+    pub fn is_triggered_by(&self, event: &Event) -> bool {
+        self.trigger.matches(event)
     }
 
-    pub fn is_triggered_by(&self, event: &Event) -> bool {
-        match &self.trigger {
-            Trigger::Event(name) => event.is_track_of(name),
-        }
+    /// The object a journey triggered by `event` is about (`cart_id`'s value), if keyed.
+    pub fn object_of(&self, event: &Event) -> Option<String> {
+        let key = self.object_key.as_deref()?;
+        super::condition::lookup(&event.properties, key).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+
+    /// The sends, in order: (step index, send id, step).
+    pub fn sends(&self) -> impl Iterator<Item = (usize, String, &SendStep)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, step)| match step {
+                Step::Send(send) => Some((i, send)),
+                _ => None,
+            })
+            .enumerate()
+            .map(|(n, (i, send))| (i, send.id.clone().unwrap_or_else(|| format!("send-{}", n + 1)), send))
+    }
+
+    /// The send step with this id.
+    pub fn send(&self, id: &str) -> Option<(usize, &SendStep)> {
+        self.sends().find(|(_, sid, _)| sid == id).map(|(i, _, s)| (i, s))
+    }
+
+    /// When each step is reached, for a journey that starts at `start`, for a person in
+    /// `tz`: waits add up; other steps take no time.
+    pub fn timeline(&self, start: DateTime<Utc>, tz: Tz) -> Vec<DateTime<Utc>> {
+        let mut at = start;
+        self.steps
+            .iter()
+            .map(|step| {
+                let reached = at;
+                if let Step::Wait(wait) = step {
+                    at = wait.ends(at, tz);
+                }
+                reached
+            })
+            .collect()
+    }
+
+    /// Whether any send is marketing (for the preference center's topics).
+    pub fn topics(&self) -> impl Iterator<Item = &Topic> {
+        self.sends().filter_map(|(_, _, s)| s.topic.as_ref())
     }
 }
 
@@ -77,34 +382,96 @@ impl CampaignSet {
 
     /// The subscription topics of the campaigns in force, for the preference center.
     pub fn topics(&self) -> Vec<Topic> {
-        let mut topics: Vec<Topic> = self.campaigns.iter().filter_map(|c| c.topic.clone()).collect();
+        let mut topics: Vec<Topic> = self.campaigns.iter().flat_map(|c| c.topics().cloned()).collect();
         topics.sort();
         topics.dedup();
         topics
     }
 }
 
-/// The campaigns every deployment starts with: a welcome on `signed_up`, and getting-started
-/// tips a day later. Campaign files replace these once campaigns are configurable.
+/// The campaigns every deployment starts with (`shared/campaigns/*.yaml`): a welcome on
+/// `signed_up`, and getting-started tips a day later. Campaign files replace them by id.
 pub fn builtin_campaigns() -> CampaignSet {
-    let signed_up = || Trigger::Event(EventName::parse("signed_up").expect("valid name"));
-    let welcome = Campaign {
-        id: CampaignId::parse("welcome").expect("valid id"),
-        name: "Welcome".into(),
-        trigger: signed_up(),
-        delay: Duration::zero(),
-        class: MessageClass::Transactional,
-        topic: None,
-        template: TemplateName::parse("welcome").expect("valid name"),
-    };
-    let tips = Campaign {
-        id: CampaignId::parse("getting-started").expect("valid id"),
-        name: "Getting started tips (1 day after signup)".into(),
-        trigger: signed_up(),
-        delay: Duration::days(1),
-        class: MessageClass::Marketing,
-        topic: Some(Topic::parse("product_tips").expect("valid topic")),
-        template: TemplateName::parse("getting-started").expect("valid name"),
-    };
-    CampaignSet::new(vec![welcome, tips])
+    let read = |source: &str| serde_yaml_ng::from_str::<Campaign>(source).expect("built-in campaigns are valid");
+    CampaignSet::new(vec![
+        read(include_str!("../../campaigns/welcome.yaml")),
+        read(include_str!("../../campaigns/getting-started.yaml")),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Timelike;
+
+    fn campaign(yaml: &str) -> Result<Campaign, String> {
+        serde_yaml_ng::from_str(yaml).map_err(|e| e.to_string())
+    }
+
+    const ONBOARDING: &str = "
+id: onboarding-nudge
+name: Onboarding nudge
+trigger: { event: signed_up, where: { plan: { in: [pro, team] } } }
+audience:
+  - { trait: email, exists: true }
+goal: { event: completed_onboarding }
+steps:
+  - wait: 3d
+  - branch:
+      if: { did: completed_onboarding, since: trigger }
+      then: exit
+  - wait: { until: '09:00', days: [mon, tue, wed, thu, fri] }
+  - send: { template: onboarding-nudge, topic: product_tips }
+";
+
+    #[test]
+    fn a_campaign_file_reads_into_steps() {
+        let c = campaign(ONBOARDING).unwrap();
+        assert_eq!(c.reentry, Reentry::Once, "once by default");
+        assert_eq!(c.steps.len(), 4);
+        assert!(matches!(&c.steps[1], Step::Branch(b) if b.then == Route::Exit && b.otherwise == Route::Continue));
+        let sends: Vec<String> = c.sends().map(|(_, id, _)| id).collect();
+        assert_eq!(sends, ["send-1"]);
+        assert_eq!(c.send("send-1").unwrap().1.class, MessageClass::Marketing);
+        let again: Campaign = serde_yaml_ng::from_str(&serde_yaml_ng::to_string(&c).unwrap()).unwrap();
+        assert_eq!(again, c, "writes back as it reads");
+    }
+
+    #[test]
+    fn mistakes_name_the_field_and_line() {
+        let err = campaign(&ONBOARDING.replace("then: exit", "then: leave")).unwrap_err();
+        assert!(err.contains("steps[1].branch.then") && err.contains("line 12"), "{err}");
+        let err = campaign(&ONBOARDING.replace("  - send: { template: onboarding-nudge, topic: product_tips }\n", "")).unwrap_err();
+        assert!(err.contains("at least one send"), "{err}");
+        let err = campaign(&ONBOARDING.replace("wait: 3d", "wait: 3 days")).unwrap_err();
+        assert!(err.contains("steps[0]"), "{err}");
+        let err = campaign(&ONBOARDING.replace("name:", "title:")).unwrap_err();
+        assert!(err.contains("title"), "{err}");
+    }
+
+    #[test]
+    fn the_timeline_adds_waits_in_the_persons_timezone() {
+        let c = campaign(ONBOARDING).unwrap();
+        // Friday 2026-03-06 22:00 UTC; in Paris 23:00. Plus 3 days: Monday 23:00 Paris,
+        // then the next weekday 09:00 in Paris: Tuesday 08:00 UTC.
+        let start = Utc.with_ymd_and_hms(2026, 3, 6, 22, 0, 0).unwrap();
+        let times = c.timeline(start, "Europe/Paris".parse().unwrap());
+        assert_eq!(times[0], start);
+        assert_eq!(times[1], start + Duration::days(3));
+        assert_eq!(times[3], Utc.with_ymd_and_hms(2026, 3, 10, 8, 0, 0).unwrap());
+        let weekend = Wait::Until {
+            until: LocalTime::try_from("09:00".to_string()).unwrap(),
+            days: vec![Weekday::Mon],
+        };
+        let saturday = Utc.with_ymd_and_hms(2026, 3, 7, 12, 0, 0).unwrap();
+        let monday = weekend.ends(saturday, Tz::UTC);
+        assert_eq!((monday.weekday(), monday.hour()), (Weekday::Mon, 9));
+    }
+
+    #[test]
+    fn built_in_campaigns_read() {
+        let set = builtin_campaigns();
+        assert_eq!(set.iter().count(), 2);
+        assert_eq!(set.topics(), vec![Topic::parse("product_tips").unwrap()]);
+    }
 }

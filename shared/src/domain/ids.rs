@@ -125,8 +125,14 @@ pub struct DedupKey(String);
 
 impl DedupKey {
     pub fn for_send(campaign: &CampaignId, step: &str, person: &PersonId, trigger: &MessageId) -> Self {
+        Self::for_step(campaign, step, person, trigger.as_str())
+    }
+
+    /// One send per (campaign, step, person, journey instance): the instance is the trigger's
+    /// message id, or the object id of an object-keyed journey.
+    pub fn for_step(campaign: &CampaignId, step: &str, person: &PersonId, instance: &str) -> Self {
         let mut hash = Sha256::new();
-        for part in [campaign.as_str(), step, person.as_str(), trigger.as_str()] {
+        for part in [campaign.as_str(), step, person.as_str(), instance] {
             // Length-prefixed so ("ab","c") and ("a","bc") differ.
             hash.update((part.len() as u64).to_be_bytes());
             hash.update(part.as_bytes());

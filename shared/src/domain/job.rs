@@ -36,8 +36,12 @@ impl From<&Event> for TriggerSnapshot {
 pub struct MessageJob {
     pub dedup_key: DedupKey,
     pub campaign_id: CampaignId,
+    /// The send step's id in the campaign.
     pub step: String,
     pub person_id: PersonId,
+    /// The object an object-keyed journey is about (the trigger's `cart_id`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
     pub trigger: TriggerSnapshot,
     pub created_at: DateTime<Utc>,
 }

@@ -14,7 +14,7 @@ mod send;
 mod source;
 
 pub use account::Account;
-pub use campaign::{builtin_campaigns, Campaign, CampaignSet, MessageClass, Trigger};
+pub use campaign::{builtin_campaigns, Branch, Campaign, CampaignSet, LocalTime, MessageClass, Reentry, Route, SendStep, Step, Wait};
 pub use catalog::{CatalogItem, Changed};
 pub use condition::{lookup, Condition, EventMatch, Facts, PropertyFilters, Span, Test, Window};
 pub use event::{Event, EventKind, SourceStamp};

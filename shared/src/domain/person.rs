@@ -221,6 +221,15 @@ impl Person {
 
     /// The address to write to, from the `email` trait. `None` when there is none;
     /// an error when there is one that is not an address.
+    /// The person's timezone (the `timezone` trait, an IANA name such as `Europe/Paris`), or UTC.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.traits
+            .get("timezone")
+            .and_then(|v| v.as_str())
+            .and_then(|name| name.parse().ok())
+            .unwrap_or(chrono_tz::Tz::UTC)
+    }
+
     pub fn email(&self) -> Option<Result<EmailAddress, InvalidField>> {
         match self.traits.get("email")? {
             Value::String(text) => Some(EmailAddress::parse(text).map_err(|e| e.within("traits.email"))),

@@ -20,6 +20,14 @@ pub enum SkipReason {
     UnknownCampaign,
     /// The address is on the suppression list.
     Suppressed,
+    /// The person did not meet the campaign's audience conditions when the trigger happened.
+    AudienceMismatch { detail: String },
+    /// The goal event happened before this step: the person converted.
+    GoalReached,
+    /// A branch before this step sent the person out of the journey.
+    BranchExit { step: usize },
+    /// The campaign was edited and this send is no longer in it.
+    StepRemoved,
     /// Marketing mail to a person who unsubscribed from its topic (or from everything).
     Unsubscribed {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,6 +43,10 @@ impl fmt::Display for SkipReason {
             Self::InvalidEmailAddress { detail } => write!(f, "invalid email address ({detail})"),
             Self::UnknownCampaign => f.write_str("campaign no longer exists"),
             Self::Suppressed => f.write_str("address is suppressed"),
+            Self::AudienceMismatch { detail } => write!(f, "not in the audience ({detail})"),
+            Self::GoalReached => f.write_str("goal reached before this step"),
+            Self::BranchExit { step } => write!(f, "left the journey at the branch in step {}", step + 1),
+            Self::StepRemoved => f.write_str("this send is no longer in the campaign"),
             Self::Unsubscribed { topic: Some(topic) } => write!(f, "unsubscribed from {topic}"),
             Self::Unsubscribed { topic: None } => f.write_str("unsubscribed from marketing email"),
         }
@@ -50,6 +62,10 @@ impl SkipReason {
             Self::InvalidEmailAddress { .. } => "invalid_email_address",
             Self::UnknownCampaign => "unknown_campaign",
             Self::Suppressed => "suppressed",
+            Self::AudienceMismatch { .. } => "audience_mismatch",
+            Self::GoalReached => "goal_reached",
+            Self::BranchExit { .. } => "branch_exit",
+            Self::StepRemoved => "step_removed",
             Self::Unsubscribed { .. } => "unsubscribed",
         }
     }

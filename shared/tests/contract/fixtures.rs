@@ -48,10 +48,11 @@ pub fn job(person: &str, trigger: &str) -> MessageJob {
     let event = track(person, "signed_up", trigger, 0);
     let campaign = CampaignId::parse("welcome").unwrap();
     MessageJob {
-        dedup_key: DedupKey::for_send(&campaign, "send", &event.person_id, &event.message_id),
+        dedup_key: DedupKey::for_send(&campaign, "send-1", &event.person_id, &event.message_id),
         campaign_id: campaign,
-        step: "send".into(),
+        step: "send-1".into(),
         person_id: event.person_id.clone(),
+        object: None,
         trigger: TriggerSnapshot::from(&event),
         created_at: start(),
     }

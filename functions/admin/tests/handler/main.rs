@@ -72,10 +72,11 @@ async fn a_customer(deps: &Deps) {
     deps.people.record(&track).await.unwrap();
     let campaign = CampaignId::parse("welcome").unwrap();
     let job = MessageJob {
-        dedup_key: DedupKey::for_send(&campaign, "send", &id, &track.message_id),
+        dedup_key: DedupKey::for_send(&campaign, "send-1", &id, &track.message_id),
         campaign_id: campaign,
-        step: "send".into(),
+        step: "send-1".into(),
         person_id: id,
+        object: None,
         trigger: TriggerSnapshot::from(&track),
         created_at: nudge_shared::Clock::now(&clock()),
     };

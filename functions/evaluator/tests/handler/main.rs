@@ -5,9 +5,9 @@ use aws_lambda_events::dynamodb::Event as StreamBatch;
 use chrono::{Duration, TimeZone, Utc};
 use nudge_fn_evaluator::{handle, EvaluatorDeps};
 use nudge_shared::adapters::embedded::EmbeddedStore;
-use nudge_shared::domain::{builtin_campaigns, MessageJob};
+use nudge_shared::domain::{builtin_campaigns, Event, EventKind, MessageId, MessageJob, PersonId};
 use nudge_shared::evaluate::Evaluator;
-use nudge_shared::ports::{JobQueue, JobSource, TimerStore};
+use nudge_shared::ports::{EventLog, JobQueue, JobSource, TimerStore};
 use nudge_shared::{PortError, VirtualClock};
 use std::sync::Arc;
 
@@ -19,10 +19,14 @@ fn clock() -> VirtualClock {
     VirtualClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 2).unwrap())
 }
 
-fn deps<Q: JobQueue>(queue: Q, store: &EmbeddedStore) -> EvaluatorDeps<Q, EmbeddedStore, VirtualClock> {
+type Deps<Q> = EvaluatorDeps<EmbeddedStore, EmbeddedStore, Q, EmbeddedStore, VirtualClock>;
+
+fn deps<Q: JobQueue>(queue: Q, store: &EmbeddedStore) -> Deps<Q> {
     EvaluatorDeps {
         evaluator: Evaluator {
             campaigns: builtin_campaigns(),
+            people: store.clone(),
+            journeys: store.clone(),
             queue,
             timers: store.clone(),
         },
@@ -30,9 +34,22 @@ fn deps<Q: JobQueue>(queue: Q, store: &EmbeddedStore) -> EvaluatorDeps<Q, Embedd
     }
 }
 
+/// A store where `user-1` (the fixture's person) exists, as ingest leaves it.
+async fn store() -> EmbeddedStore {
+    let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
+    let identify = Event::new(
+        EventKind::Identify,
+        MessageId::parse("msg-identify-1").unwrap(),
+        PersonId::parse("user-1").unwrap(),
+        Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap(),
+    );
+    store.record(&identify).await.unwrap();
+    store
+}
+
 #[tokio::test]
 async fn signed_up_enqueues_the_welcome_and_sets_a_timer_for_the_tips() {
-    let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
+    let store = store().await;
     let response = handle(&deps(store.clone(), &store), batch()).await;
     assert!(response.batch_item_failures.is_empty());
 
@@ -55,7 +72,7 @@ async fn signed_up_enqueues_the_welcome_and_sets_a_timer_for_the_tips() {
 
 #[tokio::test]
 async fn a_redelivered_batch_plans_the_same_sends() {
-    let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
+    let store = store().await;
     handle(&deps(store.clone(), &store), batch()).await;
     handle(&deps(store.clone(), &store), batch()).await;
     let messages = store.receive(10, Duration::seconds(30)).await.unwrap();
@@ -79,7 +96,7 @@ impl JobQueue for UnavailableQueue {
 
 #[tokio::test]
 async fn a_failure_reports_the_first_failed_record_so_the_stream_retries_from_there() {
-    let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
+    let store = store().await;
     let response = handle(&deps(UnavailableQueue, &store), batch()).await;
     let failed: Vec<_> = response
         .batch_item_failures
@@ -91,7 +108,7 @@ async fn a_failure_reports_the_first_failed_record_so_the_stream_retries_from_th
 
 #[tokio::test]
 async fn an_unreadable_event_image_is_reported_not_skipped() {
-    let store = EmbeddedStore::in_memory(Arc::new(clock())).unwrap();
+    let store = store().await;
     let mut batch = batch();
     batch.records[1].change.new_image =
         serde_json::from_value(serde_json::json!({"type": {"S": "event"}, "event": {"S": "garbage"}})).unwrap();

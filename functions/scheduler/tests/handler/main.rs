@@ -24,10 +24,11 @@ fn timer(person: &str, due: DateTime<Utc>) -> Timer {
     Timer {
         due,
         job: MessageJob {
-            dedup_key: DedupKey::for_send(&campaign, "send", &person, &trigger),
+            dedup_key: DedupKey::for_send(&campaign, "send-1", &person, &trigger),
             campaign_id: campaign,
-            step: "send".into(),
+            step: "send-1".into(),
             person_id: person,
+            object: None,
             trigger: TriggerSnapshot {
                 message_id: trigger,
                 name: None,

@@ -3,7 +3,7 @@
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
 use super::item::{
-    self, AccountItem, ArchiveItem, CatalogItemRow, EventItem, IdentityItem, PersonItem, PreferencesItem, SendItem, SourceItem,
+    self, AccountItem, ArchiveItem, CatalogItemRow, EntryItem, EventItem, IdentityItem, PersonItem, PreferencesItem, SendItem, SourceItem,
     TemplateIndexItem, TemplateItem, TimerItem, TimerRefItem,
 };
 use super::sdk_error;
@@ -13,8 +13,8 @@ use crate::domain::{
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Catalog, Claim, Erased, Eraser, EventLog, MessageArchive, PersonHistory, PreferenceStore, ProfileReader, Recorded,
-    SavedTemplate, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore, Upserted,
+    AccountReader, Catalog, Claim, Entered, Entry, Erased, Eraser, EventLog, JourneyLog, MessageArchive, PersonHistory, PreferenceStore,
+    ProfileReader, Recorded, SavedTemplate, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore, Upserted,
 };
 use crate::template::{StoredTemplate, TemplateDocument};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, WriteRequest};
@@ -565,6 +565,46 @@ impl TemplateStore for DynamoStore {
             }
         }
         Ok(all)
+    }
+}
+
+impl JourneyLog for DynamoStore {
+    async fn enter(&self, entry: &Entry, gap: Option<Duration>) -> Result<Entered, PortError> {
+        let sk = item::entry_sk(&entry.campaign, &entry.scope);
+        for _ in 0..5 {
+            let found = self.get(item::person_pk(&entry.person), &sk).await?;
+            let found: Option<EntryItem> = found.map(|f| from_item("journey entry", f)).transpose()?;
+            let (condition, times) = match &found {
+                None => ("attribute_not_exists(pk)", 1),
+                Some(old) if old.instance == entry.instance => return Ok(Entered::Again),
+                Some(old) if gap.is_some_and(|gap| old.entered_at + gap <= entry.at) => ("instance = :old", old.times + 1),
+                Some(old) => return Ok(Entered::Blocked { since: old.entered_at }),
+            };
+            let row = EntryItem {
+                pk: item::person_pk(&entry.person),
+                sk: sk.clone(),
+                item_type: item::TYPE_ENTRY.into(),
+                instance: entry.instance.clone(),
+                entered_at: entry.at,
+                times,
+            };
+            let mut put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_item(&row)))
+                .condition_expression(condition);
+            if let Some(old) = &found {
+                put = put.expression_attribute_values(":old", s(old.instance.clone()));
+            }
+            match put.send().await {
+                Ok(_) => return Ok(Entered::New),
+                // Another delivery entered first: read again and decide on what it wrote.
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => continue,
+                Err(error) => return Err(sdk_error("DynamoDB", error)),
+            }
+        }
+        Err(PortError::Conflict { what: "journey entry" })
     }
 }
 

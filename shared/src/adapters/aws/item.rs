@@ -19,6 +19,7 @@
 //! | template index | `TEMPLATES`      | `<name>`                    | `template_index` |
 //! | preferences  | `P#<person>`       | `PREFERENCES`               | `preferences` |
 //! | archived message | `P#<person>`   | `H#<dedup key>`             | `archive` |
+//! | campaign entry | `P#<person>`     | `N#<campaign>#<scope>`      | `entry` |
 //!
 //! The stream's event source mapping filters on `INSERT` of `type = event` or `content`,
 //! so the evaluator sees only new events and new catalog items.
@@ -27,7 +28,7 @@ use crate::domain::{
     Account, CatalogItem, Changed, Collection, DedupKey, EmailAddress, Event, GroupId, MessageId, Person, PersonId, SecretHash, SendRecord,
     Source, Timer,
 };
-use crate::domain::{Preferences, TemplateName};
+use crate::domain::{CampaignId, Preferences, TemplateName};
 use crate::error::PortError;
 use crate::template::StoredTemplate;
 use chrono::{DateTime, Utc};
@@ -49,6 +50,7 @@ pub const TYPE_TEMPLATE: &str = "template";
 pub const TYPE_TEMPLATE_INDEX: &str = "template_index";
 pub const TYPE_PREFERENCES: &str = "preferences";
 pub const TYPE_ARCHIVE: &str = "archive";
+pub const TYPE_ENTRY: &str = "entry";
 
 pub fn person_pk(id: &PersonId) -> String {
     format!("P#{id}")
@@ -411,4 +413,21 @@ impl ArchiveItem {
             .map_err(|e| PortError::corrupt("archived message", e))?;
         Ok(html)
     }
+}
+
+pub fn entry_sk(campaign: &CampaignId, scope: &str) -> String {
+    format!("N#{campaign}#{scope}")
+}
+
+/// The newest entry of a person into a campaign within one scope (re-entry policies).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EntryItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub instance: String,
+    pub entered_at: DateTime<Utc>,
+    /// How many times the person entered in this scope.
+    pub times: u64,
 }

@@ -8,9 +8,9 @@ use crate::domain::{
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Catalog, Change, ChangeFeed, Claim, Erased, Eraser, EventLog, JobQueue, JobSource, MessageArchive, PersonHistory,
-    PreferenceStore, ProfileReader, QueuedMessage, Recorded, SavedTemplate, SendLedger, SourceDirectory, SuppressionList, TemplateStore,
-    TimerStore, Upserted,
+    AccountReader, Catalog, Change, ChangeFeed, Claim, Entered, Entry, Erased, Eraser, EventLog, JobQueue, JobSource, JourneyLog,
+    MessageArchive, PersonHistory, PreferenceStore, ProfileReader, QueuedMessage, Recorded, SavedTemplate, SendLedger, SourceDirectory,
+    SuppressionList, TemplateStore, TimerStore, Upserted,
 };
 use crate::template::{StoredTemplate, TemplateDocument};
 use crate::Clock;
@@ -106,6 +106,16 @@ CREATE TABLE IF NOT EXISTS archive (
     person_id  TEXT NOT NULL,
     html       TEXT NOT NULL,
     expires_at TEXT NOT NULL
+);
+-- The newest entry per (person, campaign, scope), for re-entry policies; `times` counts entries.
+CREATE TABLE IF NOT EXISTS entries (
+    person_id  TEXT NOT NULL,
+    campaign   TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    instance   TEXT NOT NULL,
+    entered_at TEXT NOT NULL,
+    times      INTEGER NOT NULL,
+    PRIMARY KEY (person_id, campaign, scope)
 );
 CREATE TABLE IF NOT EXISTS preferences (
     person_id TEXT PRIMARY KEY,
@@ -669,6 +679,8 @@ impl Eraser for EmbeddedStore {
                     .map_err(unavailable)?;
                 tx.execute("DELETE FROM archive WHERE person_id = ?1", params![id])
                     .map_err(unavailable)?;
+                tx.execute("DELETE FROM entries WHERE person_id = ?1", params![id])
+                    .map_err(unavailable)?;
             }
             tx.execute("DELETE FROM identities WHERE person_id = ?1", params![person.as_str()])
                 .map_err(unavailable)?;
@@ -811,6 +823,44 @@ fn current_template(tx: &rusqlite::Transaction<'_>, name: &TemplateName) -> Resu
 
 fn time_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl JourneyLog for EmbeddedStore {
+    async fn enter(&self, entry: &Entry, gap: Option<Duration>) -> Result<Entered, PortError> {
+        self.transaction(|tx| {
+            let found: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT instance, entered_at FROM entries WHERE person_id = ?1 AND campaign = ?2 AND scope = ?3",
+                    params![entry.person.as_str(), entry.campaign.as_str(), entry.scope],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            let Some((instance, entered_at)) = found else {
+                tx.execute(
+                    "INSERT INTO entries (person_id, campaign, scope, instance, entered_at, times) VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                    params![entry.person.as_str(), entry.campaign.as_str(), entry.scope, entry.instance, time_text(entry.at)],
+                )
+                .map_err(unavailable)?;
+                return Ok(Entered::New);
+            };
+            if instance == entry.instance {
+                return Ok(Entered::Again);
+            }
+            let since = DateTime::parse_from_rfc3339(&entered_at)
+                .map_err(|e| PortError::corrupt("journey entry", e))?
+                .with_timezone(&Utc);
+            if gap.is_some_and(|gap| since + gap <= entry.at) {
+                tx.execute(
+                    "UPDATE entries SET instance = ?4, entered_at = ?5, times = times + 1 WHERE person_id = ?1 AND campaign = ?2 AND scope = ?3",
+                    params![entry.person.as_str(), entry.campaign.as_str(), entry.scope, entry.instance, time_text(entry.at)],
+                )
+                .map_err(unavailable)?;
+                return Ok(Entered::New);
+            }
+            Ok(Entered::Blocked { since })
+        })
+    }
 }
 
 impl MessageArchive for EmbeddedStore {
