@@ -4,8 +4,8 @@ use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
 use nudge_shared::domain::EmailAddress;
 use nudge_shared::ports::{
-    AccountReader, Catalog, ChangeFeed, Eraser, EventLog, JobQueue, JobSource, Mailer, MessageArchive, PersonHistory, PreferenceStore,
-    ProfileReader, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore,
+    AccountReader, Catalog, ChangeFeed, Eraser, EventLog, JobQueue, JobSource, JourneyLog, Mailer, MessageArchive, PersonHistory,
+    PreferenceStore, ProfileReader, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore,
 };
 use nudge_shared::VirtualClock;
 use std::sync::Arc;
@@ -23,10 +23,13 @@ pub trait Backend {
         + Catalog
         + TemplateStore
         + PreferenceStore
-        + MessageArchive;
+        + MessageArchive
+        + JourneyLog
+        + Clone
+        + 'static;
     type Feed: ChangeFeed;
-    type Queue: JobQueue + JobSource;
-    type Mailer: Mailer;
+    type Queue: JobQueue + JobSource + Clone + 'static;
+    type Mailer: Mailer + Clone + 'static;
 
     fn store(&self) -> &Self::Store;
     fn feed(&self) -> &Self::Feed;

@@ -6,6 +6,7 @@ mod backends;
 mod event_log;
 mod feed;
 mod fixtures;
+mod journeys;
 mod ledger;
 mod mailer;
 mod privacy;
@@ -54,4 +55,8 @@ contract!(
     templates::saving_a_changed_template_makes_a_new_version_and_keeps_the_newest,
     templates::preferences_are_kept_per_person_and_erased_with_them,
     templates::archived_messages_are_kept_until_they_expire_and_erased_with_the_person,
+    journeys::entries_follow_the_reentry_policy,
+    journeys::the_goal_just_before_the_deadline_cancels_the_nudge_and_just_after_does_not,
+    journeys::two_carts_at_once_are_two_journeys_each_ended_by_its_own_order,
+    journeys::the_audience_is_checked_on_entry_and_a_branch_when_it_is_reached,
 );
