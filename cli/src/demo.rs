@@ -281,14 +281,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             mailto: None,
         },
     };
-    let pipeline = Arc::new(LocalPipeline::new(
-        store.clone(),
-        shared_clock,
-        campaigns.clone(),
-        mailer,
-        sending,
-        admin_key.hash(),
-    ));
+    let pipeline = Arc::new(LocalPipeline::new(store.clone(), shared_clock, mailer, sending, admin_key.hash()));
 
     let mut random = Random(options.seed);
     let (calls, population) = simulate_people(&options, start, &mut random);

@@ -1,5 +1,6 @@
 //! `nudge`: the local runner (`serve`) and the demo (`demo`) on the embedded default.
 
+mod campaigns;
 mod demo;
 mod http;
 mod outbox;
@@ -70,6 +71,11 @@ enum Command {
         #[arg(long, env = "UNSUBSCRIBE_MAILTO")]
         unsubscribe_mailto: Option<String>,
     },
+    /// Check, apply and list campaigns (campaigns/*.yaml: trigger, audience, steps, goal).
+    Campaigns {
+        #[command(subcommand)]
+        command: CampaignsCommand,
+    },
     /// Check, apply and list email templates (templates/*.mjml, *.html with front matter).
     Templates {
         #[command(subcommand)]
@@ -118,6 +124,35 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum CampaignsCommand {
+    /// Check every campaign in DIR, with file:line:column errors; templates they name must exist.
+    Validate {
+        dir: PathBuf,
+        /// Also count the templates in this directory as existing.
+        #[arg(long)]
+        templates: Option<PathBuf>,
+        #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
+        data: PathBuf,
+    },
+    /// Check, then save every campaign in DIR (a new version for each one that changed).
+    Apply {
+        dir: PathBuf,
+        #[arg(long)]
+        templates: Option<PathBuf>,
+        #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
+        data: PathBuf,
+        /// Apply to the deployed stack's DynamoDB table instead (needs `--features aws`).
+        #[arg(long, env = "NUDGE_TABLE")]
+        table: Option<String>,
+    },
+    /// List the campaigns in force, with their versions.
+    List {
+        #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum TemplatesCommand {
     /// Check every template in DIR: front matter, Liquid and MJML, with file:line:column errors.
     Check { dir: PathBuf },
@@ -160,7 +195,7 @@ fn main() -> ExitCode {
 fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Serve { .. } => "info",
-        Command::Templates { .. } | Command::Preview { .. } => "warn",
+        Command::Templates { .. } | Command::Preview { .. } | Command::Campaigns { .. } => "warn",
         // The demo prints its own progress and summary.
         Command::Demo { .. } => "warn",
     }
@@ -211,6 +246,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Campaigns { command } => match command {
+            CampaignsCommand::Validate { dir, templates, data } => campaigns::validate(&dir, templates.as_deref(), &data).await,
+            CampaignsCommand::Apply {
+                dir,
+                templates,
+                data,
+                table,
+            } => match table {
+                Some(table) => campaigns::apply_to_table(&dir, templates.as_deref(), &table).await,
+                None => campaigns::apply_local(&dir, templates.as_deref(), &data).await,
+            },
+            CampaignsCommand::List { data } => campaigns::list(&data).await,
+        },
         Command::Templates { command } => match command {
             TemplatesCommand::Check { dir } => templates::check(&dir),
             TemplatesCommand::Apply { dir, data, table } => match table {

@@ -12,7 +12,8 @@ use nudge_fn_preferences::PreferencesDeps;
 use nudge_fn_scheduler::SchedulerDeps;
 use nudge_fn_sender::SenderDeps;
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer, SmtpMailer};
-use nudge_shared::domain::{CampaignSet, SecretHash};
+use nudge_shared::campaigns::CampaignLibrary;
+use nudge_shared::domain::SecretHash;
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::{ChangeFeed, JobSource, MailError, Mailer, OutgoingEmail};
@@ -105,14 +106,7 @@ pub struct LocalPipeline {
 
 impl LocalPipeline {
     /// `admin_key`: the hash of the key the admin routes take as `Authorization: Bearer`.
-    pub fn new(
-        store: EmbeddedStore,
-        clock: SharedClock,
-        campaigns: CampaignSet,
-        mailer: LocalMailer,
-        sending: Sending,
-        admin_key: SecretHash,
-    ) -> Self {
+    pub fn new(store: EmbeddedStore, clock: SharedClock, mailer: LocalMailer, sending: Sending, admin_key: SecretHash) -> Self {
         Self {
             ingest: IngestDeps {
                 log: store.clone(),
@@ -131,13 +125,13 @@ impl LocalPipeline {
             preferences: PreferencesDeps {
                 store: store.clone(),
                 secret: sending.unsubscribe.secret.clone(),
-                topics: campaigns.topics(),
+                campaigns: CampaignLibrary::new(store.clone()),
                 company: sending.identity.name.clone(),
                 clock: clock.clone(),
             },
             evaluator: EvaluatorDeps {
                 evaluator: Evaluator {
-                    campaigns: campaigns.clone(),
+                    campaigns: CampaignLibrary::new(store.clone()),
                     people: store.clone(),
                     journeys: store.clone(),
                     queue: store.clone(),
@@ -146,7 +140,7 @@ impl LocalPipeline {
                 clock: clock.clone(),
             },
             sender: SenderDeps {
-                campaigns,
+                campaigns: CampaignLibrary::new(store.clone()),
                 profiles: store.clone(),
                 ledger: store.clone(),
                 templates: TemplateLibrary::new(store.clone()),

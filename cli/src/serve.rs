@@ -5,7 +5,7 @@ use crate::http::router;
 use crate::runner::{LocalMailer, LocalPipeline, NoRedelivery, Sending, SharedClock};
 use anyhow::Context;
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer, SmtpMailer};
-use nudge_shared::domain::{builtin_campaigns, Channel, EmailAddress, Secret, Source, SourceId};
+use nudge_shared::domain::{Channel, EmailAddress, Secret, Source, SourceId};
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::SourceDirectory;
 use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret};
@@ -79,14 +79,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         postal_address: options.postal_address,
         unsubscribe,
     };
-    let pipeline = Arc::new(LocalPipeline::new(
-        store,
-        clock,
-        builtin_campaigns(),
-        mailer,
-        sending,
-        admin_key.hash(),
-    ));
+    let pipeline = Arc::new(LocalPipeline::new(store, clock, mailer, sending, admin_key.hash()));
     let worker = tokio::spawn(run_pipeline(Arc::clone(&pipeline), options.poll_interval, options.event_retention));
     // Scripts (and the tests) read this line to find the port.
     say(&format!(

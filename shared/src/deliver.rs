@@ -1,16 +1,16 @@
 //! The sender: one message job in, at most one email out. The send is claimed in the
 //! ledger before the mailer is called, so redelivered jobs find it settled.
 
+use crate::campaigns::CampaignLibrary;
 use crate::domain::{
-    Campaign, CampaignSet, EmailAddress, Facts, MessageClass, MessageJob, Person, Route, SendRecord, SendState, SendStep, SkipReason, Step,
-    TemplateName,
+    Campaign, EmailAddress, Facts, MessageClass, MessageJob, Person, Route, SendRecord, SendState, SendStep, SkipReason, Step, TemplateName,
 };
 use crate::error::PortError;
 use crate::evaluate::EVENTS_FOR_CONDITIONS;
 use crate::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
 use crate::ports::{
-    AccountReader, Claim, MailError, Mailer, MessageArchive, OutgoingEmail, PersonHistory, PreferenceStore, ProfileReader, SendLedger,
-    SuppressionList, TemplateStore,
+    AccountReader, Claim, DocumentStore, MailError, Mailer, MessageArchive, OutgoingEmail, PersonHistory, PreferenceStore, ProfileReader,
+    SendLedger, SuppressionList,
 };
 use crate::template::{Links, RenderContext};
 use crate::templates::{LibraryError, TemplateLibrary};
@@ -53,7 +53,7 @@ impl<T: SendLedger + SuppressionList + PreferenceStore + MessageArchive> SendRec
 pub const ARCHIVE_FOR: Duration = Duration::days(90);
 
 pub struct Deliverer<P, L, T, M, C> {
-    pub campaigns: CampaignSet,
+    pub campaigns: CampaignLibrary<T>,
     /// Profiles and accounts.
     pub profiles: P,
     /// The send ledger, the suppression list and subscription preferences.
@@ -70,7 +70,7 @@ pub struct Deliverer<P, L, T, M, C> {
     pub claim_lease: Duration,
 }
 
-impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer<P, L, T, M, C> {
+impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer<P, L, T, M, C> {
     pub async fn deliver(&self, job: &MessageJob) -> Result<Delivered, DeliverError> {
         match self.ledger.claim(job, self.clock.now(), self.claim_lease).await? {
             Claim::Acquired => {}
@@ -121,7 +121,8 @@ impl<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock> Deliverer
                 detail,
             })
         };
-        let Some(campaign) = self.campaigns.get(&job.campaign_id) else {
+        let campaigns = self.campaigns.current(self.clock.now()).await?;
+        let Some(campaign) = campaigns.get(&job.campaign_id) else {
             return skipped(SkipReason::UnknownCampaign);
         };
         let Some((step, send)) = campaign.send(&job.step) else {

@@ -4,9 +4,10 @@
 //! schedules through ports. Branches and the goal are checked when each send comes due
 //! (`deliver`), since they depend on what the person does in between.
 
-use crate::domain::{Campaign, CampaignSet, Condition, DedupKey, Event, Facts, MessageJob, Person, Reentry, Timer, TriggerSnapshot};
+use crate::campaigns::CampaignLibrary;
+use crate::domain::{Campaign, Condition, DedupKey, Event, Facts, MessageJob, Person, Reentry, Timer, TriggerSnapshot};
 use crate::error::PortError;
-use crate::ports::{AccountReader, Entered, Entry, JobQueue, JourneyLog, PersonHistory, ProfileReader, TimerStore};
+use crate::ports::{AccountReader, DocumentStore, Entered, Entry, JobQueue, JourneyLog, PersonHistory, ProfileReader, TimerStore};
 use chrono::{DateTime, Duration, Utc};
 
 /// How many of a person's latest events behavior conditions look through.
@@ -84,7 +85,7 @@ pub fn plan_entry(campaign: &Campaign, event: &Event, person: &Person, instance:
 }
 
 pub struct Evaluator<P, J, Q, T> {
-    pub campaigns: CampaignSet,
+    pub campaigns: CampaignLibrary<J>,
     /// Profiles, accounts and event history, for audience conditions and timezones.
     pub people: P,
     pub journeys: J,
@@ -95,7 +96,7 @@ pub struct Evaluator<P, J, Q, T> {
 impl<P, J, Q, T> Evaluator<P, J, Q, T>
 where
     P: ProfileReader + AccountReader + PersonHistory,
-    J: JourneyLog,
+    J: JourneyLog + DocumentStore,
     Q: JobQueue,
     T: TimerStore,
 {
@@ -103,7 +104,8 @@ where
     /// `Again` and plans the same jobs and timers, which are keyed by dedup key.
     pub async fn evaluate(&self, event: &Event, now: DateTime<Utc>) -> Result<Plan, PortError> {
         let mut plan = Plan::default();
-        let mut triggered = self.campaigns.triggered_by(event).peekable();
+        let campaigns = self.campaigns.current(now).await?;
+        let mut triggered = campaigns.triggered_by(event).peekable();
         if triggered.peek().is_none() {
             return Ok(plan);
         }
@@ -115,7 +117,7 @@ where
             Some(id) => self.people.account(id).await?,
             None => None,
         };
-        let needs_events = self.campaigns.iter().flat_map(|c| &c.audience).any(Condition::needs_events);
+        let needs_events = campaigns.iter().flat_map(|c| &c.audience).any(Condition::needs_events);
         let events = if needs_events {
             self.people.events_of(&person.id, EVENTS_FOR_CONDITIONS).await?
         } else {

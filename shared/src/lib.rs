@@ -8,6 +8,7 @@
 //! SQS, SES v2) implement the ports, behind the `embedded` and `aws` features.
 
 pub mod adapters;
+pub mod campaigns;
 pub mod clock;
 pub mod config;
 pub mod deliver;

@@ -181,16 +181,75 @@ pub trait Mailer: Send + Sync {
     fn send(&self, email: &OutgoingEmail) -> impl Future<Output = Result<String, MailError>> + Send;
 }
 
-/// What saving a template did.
+/// What saving a versioned document (a template, a campaign) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct SavedTemplate {
+pub struct SavedVersion {
     pub version: u32,
-    /// False when the text was the same as the current version's: nothing was written.
+    /// False when the content was the same as the current version's: nothing was written.
     pub changed: bool,
 }
 
-/// Versioned templates. Saving a changed text makes a new version; every version is kept,
-/// so a send's record can say which one rendered it.
+pub type SavedTemplate = SavedVersion;
+
+/// The kinds of versioned documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    Template,
+    Campaign,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Template => "template",
+            Self::Campaign => "campaign",
+        }
+    }
+}
+
+/// One version of a document, its content as JSON.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VersionedDocument {
+    pub name: String,
+    pub version: u32,
+    pub body: serde_json::Value,
+    pub saved_at: DateTime<Utc>,
+}
+
+impl VersionedDocument {
+    /// What saving `body` over `current` (the newest stored version) makes: `None` when the
+    /// content is the same (no new version), else the next version.
+    pub fn next(current: Option<&VersionedDocument>, name: &str, body: &serde_json::Value, at: DateTime<Utc>) -> Option<Self> {
+        if current.is_some_and(|c| &c.body == body) {
+            return None;
+        }
+        Some(Self {
+            name: name.to_string(),
+            version: current.map_or(1, |c| c.version + 1),
+            body: body.clone(),
+            saved_at: at,
+        })
+    }
+}
+
+/// Documents kept in versions (templates, campaigns). Saving changed content makes the
+/// next version; every version is kept; two racing saves cannot share a number.
+pub trait DocumentStore: Send + Sync {
+    fn save_document(
+        &self,
+        kind: DocumentKind,
+        name: &str,
+        body: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<SavedVersion, PortError>> + Send;
+    /// The newest version of `name`.
+    fn current_document(&self, kind: DocumentKind, name: &str)
+        -> impl Future<Output = Result<Option<VersionedDocument>, PortError>> + Send;
+    /// The newest version of every document of `kind`, by name.
+    fn current_documents(&self, kind: DocumentKind) -> impl Future<Output = Result<Vec<VersionedDocument>, PortError>> + Send;
+}
+
+/// Versioned templates, on any `DocumentStore`; a send's record says which version rendered it.
 pub trait TemplateStore: Send + Sync {
     fn save_template(
         &self,
@@ -204,6 +263,36 @@ pub trait TemplateStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<crate::template::StoredTemplate>, PortError>> + Send;
     /// The newest version of every template, by name.
     fn templates(&self) -> impl Future<Output = Result<Vec<crate::template::StoredTemplate>, PortError>> + Send;
+}
+
+fn stored_template(document: VersionedDocument) -> Result<crate::template::StoredTemplate, PortError> {
+    Ok(crate::template::StoredTemplate {
+        version: document.version,
+        document: serde_json::from_value(document.body).map_err(|e| PortError::corrupt("template", e))?,
+        saved_at: document.saved_at,
+    })
+}
+
+impl<S: DocumentStore> TemplateStore for S {
+    async fn save_template(&self, document: &crate::template::TemplateDocument, at: DateTime<Utc>) -> Result<SavedTemplate, PortError> {
+        let body = serde_json::to_value(document).expect("a template serializes");
+        self.save_document(DocumentKind::Template, document.name.as_str(), &body, at).await
+    }
+
+    async fn current_template(&self, name: &crate::domain::TemplateName) -> Result<Option<crate::template::StoredTemplate>, PortError> {
+        self.current_document(DocumentKind::Template, name.as_str())
+            .await?
+            .map(stored_template)
+            .transpose()
+    }
+
+    async fn templates(&self) -> Result<Vec<crate::template::StoredTemplate>, PortError> {
+        self.current_documents(DocumentKind::Template)
+            .await?
+            .into_iter()
+            .map(stored_template)
+            .collect()
+    }
 }
 
 /// Per-person subscription preferences (unsubscribes by topic, or from everything).

@@ -16,6 +16,7 @@ use nudge_fn_preferences::PreferencesDeps;
 use nudge_fn_scheduler::SchedulerDeps;
 use nudge_fn_sender::SenderDeps;
 use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer, SqsQueue};
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::domain::{builtin_campaigns, Channel, EmailAddress, PersonId, Secret, SendState, SkipReason, Source, SourceId, Topic};
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::mime::SenderIdentity;
@@ -111,7 +112,7 @@ impl Stack {
     async fn evaluate(&self, batch: StreamBatch) -> usize {
         let deps = EvaluatorDeps {
             evaluator: Evaluator {
-                campaigns: builtin_campaigns(),
+                campaigns: CampaignLibrary::fixed(builtin_campaigns()),
                 people: self.store.clone(),
                 journeys: self.store.clone(),
                 queue: self.queue.clone(),
@@ -146,7 +147,7 @@ impl Stack {
             batch.records.push(record);
         }
         let deps = SenderDeps {
-            campaigns: builtin_campaigns(),
+            campaigns: CampaignLibrary::fixed(builtin_campaigns()),
             profiles: self.store.clone(),
             ledger: self.store.clone(),
             templates: TemplateLibrary::new(self.store.clone()),
@@ -211,7 +212,7 @@ impl Stack {
         let deps = PreferencesDeps {
             store: self.store.clone(),
             secret: secret(),
-            topics: builtin_campaigns().topics(),
+            campaigns: CampaignLibrary::fixed(builtin_campaigns()),
             company: "Acme".into(),
             clock: self.clock.clone(),
         };

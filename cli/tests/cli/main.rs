@@ -643,3 +643,158 @@ async fn templates_apply_to_a_deployed_table() {
         .unwrap();
     assert_eq!((stored.version, stored.document.source.as_str()), (1, WELCOME_WITH_LINKS));
 }
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+#[test]
+fn campaigns_validate_names_the_file_line_and_field_of_every_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "good.yaml",
+        "id: good\nname: Good\ntrigger: { event: signed_up }\nsteps:\n  - send: { template: welcome }\n",
+    );
+    write(
+        dir.path(),
+        "typo.yaml",
+        "id: typo\nname: Typo\ntrigger: { event: signed_up }\nsteps:\n  - wait: 3 days\n  - send: { template: welcome }\n",
+    );
+    write(
+        dir.path(),
+        "missing.yaml",
+        "id: missing\nname: Missing\ntrigger: { event: signed_up }\nsteps:\n  - send:\n      template: nowhere\n",
+    );
+    write(
+        dir.path(),
+        "renamed.yaml",
+        "id: other\nname: Renamed\ntrigger: { event: signed_up }\nsteps:\n  - send: { template: welcome }\n",
+    );
+    let output = nudge()
+        .args(["campaigns", "validate"])
+        .arg(dir.path())
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("3 mistake(s)"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:5:", dir.path().join("typo.yaml").display())) && stderr.contains("steps[0]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{}:6:1: steps[0].send.template: no template named \"nowhere\"",
+            dir.path().join("missing.yaml").display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("renamed.yaml:1:1: id"), "{stderr}");
+
+    let examples = nudge()
+        .args(["campaigns", "validate"])
+        .arg(examples().join("campaigns"))
+        .arg("--templates")
+        .arg(examples().join("templates"))
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        examples.status.success(),
+        "the examples are valid: {}",
+        String::from_utf8_lossy(&examples.stderr)
+    );
+}
+
+#[tokio::test]
+async fn an_applied_campaign_runs_in_serve_once_per_object() {
+    let data = tempfile::tempdir().unwrap();
+    let campaigns = tempfile::tempdir().unwrap();
+    // The example cart reminder, without its hour's wait so that the test need not wait.
+    let cart = std::fs::read_to_string(examples().join("campaigns/cart-reminder.yaml"))
+        .unwrap()
+        .replace("  - wait: 1h\n", "");
+    write(campaigns.path(), "cart-reminder.yaml", &cart);
+    let apply_templates = nudge()
+        .args(["templates", "apply"])
+        .arg(examples().join("templates"))
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        apply_templates.status.success(),
+        "{}",
+        String::from_utf8_lossy(&apply_templates.stderr)
+    );
+    let apply = nudge()
+        .args(["campaigns", "apply"])
+        .arg(campaigns.path())
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    assert!(String::from_utf8_lossy(&apply.stdout).contains("cart-reminder                saved as version 1"));
+    let listed = nudge().args(["campaigns", "list", "--data"]).arg(data.path()).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("cart-reminder") && listed.contains("v1") && listed.contains("welcome") && listed.contains("built-in"),
+        "{listed}"
+    );
+
+    let server = Server::start(data.path(), &[]);
+    let client = reqwest::Client::new();
+    let (status, _) = post(
+        &client,
+        &format!("{}/v1/identify", server.url),
+        json!({"userId": "u-7", "traits": {"email": "ada@example.com", "first_name": "Ada"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let cart = |id: &str, message: &str, total: f64| {
+        json!({"userId": "u-7", "event": "cart_abandoned", "messageId": message,
+               "properties": {"cart_id": id, "total": total, "currency": "EUR", "items": [{"name": "Desk", "price": total, "quantity": 1, "image_url": "https://x.test/d.png"}]}})
+    };
+    for body in [
+        cart("c-1", "m1", 42.0),
+        cart("c-1", "m2", 42.0),
+        cart("c-2", "m3", 10.0),
+        cart("c-3", "m4", 0.0),
+    ] {
+        let (status, _) = post(&client, &format!("{}/v1/track", server.url), body).await;
+        assert_eq!(status, 200);
+    }
+    let outbox = data.path().join("outbox");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while eml_files(&outbox)
+        .iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("cart-reminder"))
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "no cart reminders in {} after 20 s", outbox.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let reminders: Vec<String> = eml_files(&outbox)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .filter(|raw| raw.contains("X-Nudge-Campaign: cart-reminder"))
+        .collect();
+    assert_eq!(
+        reminders.len(),
+        2,
+        "c-1 once (abandoned twice), c-2 once, c-3 below the trigger's total"
+    );
+    assert!(
+        reminders.iter().all(|r| r.contains("Subject: Ada, your cart at Nudge is waiting")),
+        "{reminders:?}"
+    );
+    check_mime(&eml_files(&outbox), &["cart-reminder"]);
+}

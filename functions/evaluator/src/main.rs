@@ -6,8 +6,8 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use nudge_fn_evaluator::{handle, EvaluatorDeps};
 use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore, SqsQueue};
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::config::{required_env, ConfigError};
-use nudge_shared::domain::builtin_campaigns;
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::SystemClock;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = load_sdk_config().await;
     let store = DynamoStore::from_config(&sdk, config.table_name);
     let evaluator = Evaluator {
-        campaigns: builtin_campaigns(),
+        campaigns: CampaignLibrary::new(store.clone()),
         people: store.clone(),
         journeys: store.clone(),
         queue: SqsQueue::from_config(&sdk, config.queue_url),

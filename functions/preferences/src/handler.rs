@@ -17,8 +17,9 @@ mod page;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::http::Method;
 use nudge_shared::adapters::aws::apigw::{body_bytes, form_pairs, html_response, json_response};
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::domain::{Preferences, Topic};
-use nudge_shared::ports::{MessageArchive, PreferenceStore, ProfileReader};
+use nudge_shared::ports::{DocumentStore, MessageArchive, PreferenceStore, ProfileReader};
 use nudge_shared::unsubscribe::{UnsubscribeSecret, UnsubscribeToken, ViewToken};
 use nudge_shared::{Clock, PortError};
 use serde_json::json;
@@ -27,8 +28,8 @@ use tracing::{error, info};
 pub struct PreferencesDeps<S, C> {
     pub store: S,
     pub secret: UnsubscribeSecret,
-    /// The topics people can choose from (those of the campaigns in force).
-    pub topics: Vec<Topic>,
+    /// The campaigns in force: their topics are what people can choose from.
+    pub campaigns: CampaignLibrary<S>,
     /// The sender's name, shown on the page.
     pub company: String,
     pub clock: C,
@@ -58,7 +59,7 @@ enum Change {
 
 pub async fn handle<S, C>(deps: &PreferencesDeps<S, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
 where
-    S: ProfileReader + PreferenceStore + MessageArchive,
+    S: ProfileReader + PreferenceStore + MessageArchive + DocumentStore,
     C: Clock,
 {
     let method = request.request_context.http.method.clone();
@@ -122,7 +123,7 @@ fn sandboxed(html: String) -> ApiGatewayV2httpResponse {
     response
 }
 
-async fn show<S: ProfileReader + PreferenceStore, C>(
+async fn show<S: ProfileReader + PreferenceStore + DocumentStore, C: Clock>(
     deps: &PreferencesDeps<S, C>,
     token: &UnsubscribeToken,
 ) -> Result<String, PreferencesError> {
@@ -130,10 +131,11 @@ async fn show<S: ProfileReader + PreferenceStore, C>(
         return Ok(page::not_on_list(&deps.company));
     }
     let preferences = deps.store.preferences(&token.person).await?;
-    Ok(page::center(&deps.company, token, &deps.topics, &preferences, None))
+    let topics = deps.campaigns.current(deps.clock.now()).await?.topics();
+    Ok(page::center(&deps.company, token, &topics, &preferences, None))
 }
 
-async fn change<S: ProfileReader + PreferenceStore, C: Clock>(
+async fn change<S: ProfileReader + PreferenceStore + DocumentStore, C: Clock>(
     deps: &PreferencesDeps<S, C>,
     token: &UnsubscribeToken,
     request: &ApiGatewayV2httpRequest,
@@ -145,6 +147,7 @@ async fn change<S: ProfileReader + PreferenceStore, C: Clock>(
         return Ok(page::not_on_list(&deps.company));
     }
     let now = deps.clock.now();
+    let topics = deps.campaigns.current(now).await?.topics();
     let mut preferences = deps.store.preferences(&token.person).await?;
     let notice = match &change {
         Change::OneClick => {
@@ -160,7 +163,7 @@ async fn change<S: ProfileReader + PreferenceStore, C: Clock>(
         }
         Change::Keep(kept) => {
             let mut updated = Preferences::default();
-            for topic in deps.topics.iter().filter(|t| !kept.contains(t)) {
+            for topic in topics.iter().filter(|t| !kept.contains(t)) {
                 let since = preferences.unsubscribed_topics.get(topic).copied().unwrap_or(now);
                 updated.unsubscribed_topics.insert(topic.clone(), since);
             }
@@ -170,7 +173,7 @@ async fn change<S: ProfileReader + PreferenceStore, C: Clock>(
     };
     deps.store.save_preferences(&token.person, &preferences).await?;
     info!(person = %token.person, change = ?change, "preferences changed");
-    Ok(page::center(&deps.company, token, &deps.topics, &preferences, Some(&notice)))
+    Ok(page::center(&deps.company, token, &topics, &preferences, Some(&notice)))
 }
 
 fn parse_change(pairs: &[(String, String)]) -> Change {

@@ -6,8 +6,8 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use nudge_fn_preferences::{handle, PreferencesDeps};
 use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore};
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::config::{optional_env, required_env, ConfigError};
-use nudge_shared::domain::builtin_campaigns;
 use nudge_shared::unsubscribe::UnsubscribeSecret;
 use nudge_shared::SystemClock;
 use std::sync::Arc;
@@ -40,10 +40,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .init();
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
+    let store = DynamoStore::from_config(&sdk, config.table_name);
     let deps = Arc::new(PreferencesDeps {
-        store: DynamoStore::from_config(&sdk, config.table_name),
+        store: store.clone(),
         secret: config.secret,
-        topics: builtin_campaigns().topics(),
+        campaigns: CampaignLibrary::new(store),
         company: config.company,
         clock: SystemClock,
     });

@@ -5,13 +5,13 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use nudge_shared::deliver::{DeliverError, Delivered, Deliverer, People, SendRecords};
 use nudge_shared::domain::{MessageJob, SendState};
-use nudge_shared::ports::{Mailer, TemplateStore};
+use nudge_shared::ports::{DocumentStore, Mailer};
 use nudge_shared::Clock;
 use tracing::{error, info, warn};
 
 pub type SenderDeps<P, L, T, M, C> = Deliverer<P, L, T, M, C>;
 
-pub async fn handle<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock>(
+pub async fn handle<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock>(
     deps: &SenderDeps<P, L, T, M, C>,
     batch: SqsEvent,
 ) -> SqsBatchResponse {
@@ -36,7 +36,7 @@ enum JobFailure {
     Deliver(#[from] DeliverError),
 }
 
-async fn deliver_one<P: People, L: SendRecords, T: TemplateStore, M: Mailer, C: Clock>(
+async fn deliver_one<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock>(
     deps: &SenderDeps<P, L, T, M, C>,
     message: &SqsMessage,
 ) -> Result<(), JobFailure> {

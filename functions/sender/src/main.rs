@@ -7,8 +7,8 @@ use chrono::Duration;
 use lambda_runtime::{service_fn, LambdaEvent};
 use nudge_fn_sender::{handle, SenderDeps};
 use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore, SesMailer};
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::config::{optional_env, required_env, sender_identity_from_env, unsubscribe_links_from_env, ConfigError};
-use nudge_shared::domain::builtin_campaigns;
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::templates::TemplateLibrary;
 use nudge_shared::unsubscribe::UnsubscribeLinks;
@@ -46,7 +46,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = load_sdk_config().await;
     let store = DynamoStore::from_config(&sdk, config.table_name);
     let deps: Arc<SenderDeps<_, _, _, _, _>> = Arc::new(SenderDeps {
-        campaigns: builtin_campaigns(),
+        campaigns: CampaignLibrary::new(store.clone()),
         profiles: store.clone(),
         ledger: store.clone(),
         templates: TemplateLibrary::new(store),

@@ -71,21 +71,6 @@ pub struct StoredTemplate {
     pub saved_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl StoredTemplate {
-    /// What saving `document` over `current` (the newest stored version) makes: `None` when
-    /// the text is the same (no new version), else the next version.
-    pub fn next(current: Option<&StoredTemplate>, document: &TemplateDocument, at: chrono::DateTime<chrono::Utc>) -> Option<Self> {
-        if current.is_some_and(|c| &c.document == document) {
-            return None;
-        }
-        Some(Self {
-            version: current.map_or(1, |c| c.version + 1),
-            document: document.clone(),
-            saved_at: at,
-        })
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     /// The template cannot be compiled: reported when it is saved, with where.

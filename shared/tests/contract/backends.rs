@@ -4,8 +4,8 @@ use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
 use nudge_shared::domain::EmailAddress;
 use nudge_shared::ports::{
-    AccountReader, Catalog, ChangeFeed, Eraser, EventLog, JobQueue, JobSource, JourneyLog, Mailer, MessageArchive, PersonHistory,
-    PreferenceStore, ProfileReader, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore,
+    AccountReader, Catalog, ChangeFeed, DocumentStore, Eraser, EventLog, JobQueue, JobSource, JourneyLog, Mailer, MessageArchive,
+    PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, SuppressionList, TimerStore,
 };
 use nudge_shared::VirtualClock;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub trait Backend {
         + SuppressionList
         + AccountReader
         + Catalog
-        + TemplateStore
+        + DocumentStore
         + PreferenceStore
         + MessageArchive
         + JourneyLog

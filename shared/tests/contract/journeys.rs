@@ -5,6 +5,7 @@
 use crate::backends::Backend;
 use crate::fixtures::{identify, start, track};
 use chrono::Duration;
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::deliver::Deliverer;
 use nudge_shared::domain::{Campaign, CampaignSet, PersonId, SendState};
 use nudge_shared::evaluate::{Evaluator, NotEntered, Plan};
@@ -53,7 +54,7 @@ impl<'b, B: Backend> World<'b, B> {
         self.backend.store().record(&event).await.unwrap();
         self.clock.advance_to(event.timestamp.max(nudge_shared::Clock::now(&self.clock)));
         let evaluator = Evaluator {
-            campaigns: self.campaigns.clone(),
+            campaigns: CampaignLibrary::fixed(self.campaigns.clone()),
             people: self.backend.store().clone(),
             journeys: self.backend.store().clone(),
             queue: self.backend.queue().clone(),
@@ -85,7 +86,7 @@ impl<'b, B: Backend> World<'b, B> {
     /// Hands every queued job to the sender, each one twice (SQS redelivers).
     async fn deliver(&self) {
         let deliverer = Deliverer {
-            campaigns: self.campaigns.clone(),
+            campaigns: CampaignLibrary::fixed(self.campaigns.clone()),
             profiles: self.backend.store().clone(),
             ledger: self.backend.store().clone(),
             templates: TemplateLibrary::new(self.backend.store().clone()),

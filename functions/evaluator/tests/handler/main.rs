@@ -5,6 +5,7 @@ use aws_lambda_events::dynamodb::Event as StreamBatch;
 use chrono::{Duration, TimeZone, Utc};
 use nudge_fn_evaluator::{handle, EvaluatorDeps};
 use nudge_shared::adapters::embedded::EmbeddedStore;
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::domain::{builtin_campaigns, Event, EventKind, MessageId, MessageJob, PersonId};
 use nudge_shared::evaluate::Evaluator;
 use nudge_shared::ports::{EventLog, JobQueue, JobSource, TimerStore};
@@ -24,7 +25,7 @@ type Deps<Q> = EvaluatorDeps<EmbeddedStore, EmbeddedStore, Q, EmbeddedStore, Vir
 fn deps<Q: JobQueue>(queue: Q, store: &EmbeddedStore) -> Deps<Q> {
     EvaluatorDeps {
         evaluator: Evaluator {
-            campaigns: builtin_campaigns(),
+            campaigns: CampaignLibrary::fixed(builtin_campaigns()),
             people: store.clone(),
             journeys: store.clone(),
             queue,

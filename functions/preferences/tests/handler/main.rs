@@ -6,7 +6,8 @@ use aws_lambda_events::encodings::Body;
 use chrono::{TimeZone, Utc};
 use nudge_fn_preferences::{handle, PreferencesDeps};
 use nudge_shared::adapters::embedded::EmbeddedStore;
-use nudge_shared::domain::{DedupKey, Event, EventKind, MessageId, PersonId, Preferences, Topic};
+use nudge_shared::campaigns::CampaignLibrary;
+use nudge_shared::domain::{Campaign, CampaignSet, DedupKey, Event, EventKind, MessageId, PersonId, Preferences, Topic};
 use nudge_shared::ports::{EventLog, MessageArchive, PreferenceStore};
 use nudge_shared::unsubscribe::{UnsubscribeSecret, UnsubscribeToken, ViewToken};
 use nudge_shared::{Clock, VirtualClock};
@@ -30,7 +31,17 @@ async fn deps() -> PreferencesDeps<EmbeddedStore, VirtualClock> {
     PreferencesDeps {
         store,
         secret: UnsubscribeSecret::parse(SECRET).unwrap(),
-        topics: vec![topic("newsletter"), topic("product_tips")],
+        campaigns: CampaignLibrary::fixed(CampaignSet::new(
+            ["newsletter", "product_tips"]
+                .iter()
+                .map(|t| {
+                    serde_yaml_ng::from_str::<Campaign>(&format!(
+                        "{{ id: c-{t}, name: {t}, trigger: {{ event: x }}, steps: [ {{ send: {{ template: welcome, topic: {t} }} }} ] }}"
+                    ))
+                    .unwrap()
+                })
+                .collect(),
+        )),
         company: "Acme <Tools>".into(),
         clock: clock(),
     }

@@ -4,6 +4,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{Duration, TimeZone, Utc};
 use nudge_fn_sender::{handle, SenderDeps};
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::domain::{
     builtin_campaigns, EmailAddress, Event, EventKind, MessageId, PersonId, Preferences, SendState, SkipReason, TemplateName, Topic,
 };
@@ -55,7 +56,7 @@ impl World {
 
     fn deps<M: Mailer>(&self, mailer: M) -> SenderDeps<EmbeddedStore, EmbeddedStore, EmbeddedStore, M, VirtualClock> {
         SenderDeps {
-            campaigns: builtin_campaigns(),
+            campaigns: CampaignLibrary::fixed(builtin_campaigns()),
             profiles: self.store.clone(),
             ledger: self.store.clone(),
             templates: TemplateLibrary::new(self.store.clone()),

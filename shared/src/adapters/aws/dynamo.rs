@@ -3,20 +3,20 @@
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
 use super::item::{
-    self, AccountItem, ArchiveItem, CatalogItemRow, EntryItem, EventItem, IdentityItem, PersonItem, PreferencesItem, SendItem, SourceItem,
-    TemplateIndexItem, TemplateItem, TimerItem, TimerRefItem,
+    self, AccountItem, ArchiveItem, CatalogItemRow, DocumentIndexItem, DocumentItem, EntryItem, EventItem, IdentityItem, PersonItem,
+    PreferencesItem, SendItem, SourceItem, TimerItem, TimerRefItem,
 };
 use super::sdk_error;
 use crate::domain::{
     Account, CatalogItem, Collection, DedupKey, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, Preferences,
-    SecretHash, SendRecord, SendState, Source, TemplateName, Timer,
+    SecretHash, SendRecord, SendState, Source, Timer,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Catalog, Claim, Entered, Entry, Erased, Eraser, EventLog, JourneyLog, MessageArchive, PersonHistory, PreferenceStore,
-    ProfileReader, Recorded, SavedTemplate, SendLedger, SourceDirectory, SuppressionList, TemplateStore, TimerStore, Upserted,
+    AccountReader, Catalog, Claim, DocumentKind, DocumentStore, Entered, Entry, Erased, Eraser, EventLog, JourneyLog, MessageArchive,
+    PersonHistory, PreferenceStore, ProfileReader, Recorded, SavedVersion, SendLedger, SourceDirectory, SuppressionList, TimerStore,
+    Upserted, VersionedDocument,
 };
-use crate::template::{StoredTemplate, TemplateDocument};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
@@ -504,44 +504,50 @@ impl SourceDirectory for DynamoStore {
     }
 }
 
-impl TemplateStore for DynamoStore {
-    async fn save_template(&self, document: &TemplateDocument, at: DateTime<Utc>) -> Result<SavedTemplate, PortError> {
-        let current = self.current_template(&document.name).await?;
-        let Some(stored) = StoredTemplate::next(current.as_ref(), document, at) else {
+impl DocumentStore for DynamoStore {
+    async fn save_document(
+        &self,
+        kind: DocumentKind,
+        name: &str,
+        body: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<SavedVersion, PortError> {
+        let current = self.current_document(kind, name).await?;
+        let Some(next) = VersionedDocument::next(current.as_ref(), name, body, at) else {
             let version = current.map_or(0, |c| c.version);
-            return Ok(SavedTemplate { version, changed: false });
+            return Ok(SavedVersion { version, changed: false });
         };
-        let index = TemplateIndexItem {
-            pk: item::TEMPLATE_INDEX_PK.into(),
-            sk: document.name.to_string(),
-            item_type: item::TYPE_TEMPLATE_INDEX.into(),
-            version: stored.version,
+        let index = DocumentIndexItem {
+            pk: item::document_index_pk(kind),
+            sk: name.to_string(),
+            item_type: item::TYPE_DOCUMENT_INDEX.into(),
+            version: next.version,
         };
         // The version must be new: two saves racing for the same number cannot both win.
         let writes = vec![
-            self.put(to_item(&TemplateItem::new(&stored)), Some("attribute_not_exists(pk)"), None)?,
+            self.put(to_item(&DocumentItem::new(kind, &next)), Some("attribute_not_exists(pk)"), None)?,
             self.put(to_item(&index), None, None)?,
         ];
         match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
-            Ok(_) => Ok(SavedTemplate {
-                version: stored.version,
+            Ok(_) => Ok(SavedVersion {
+                version: next.version,
                 changed: true,
             }),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => {
-                Err(PortError::Conflict { what: "template" })
+                Err(PortError::Conflict { what: "document" })
             }
             Err(error) => Err(sdk_error("DynamoDB", error)),
         }
     }
 
-    async fn current_template(&self, name: &TemplateName) -> Result<Option<StoredTemplate>, PortError> {
+    async fn current_document(&self, kind: DocumentKind, name: &str) -> Result<Option<VersionedDocument>, PortError> {
         let output = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(item::template_pk(name)))
-            .expression_attribute_values(":prefix", s(item::TEMPLATE_VERSION_PREFIX))
+            .expression_attribute_values(":pk", s(item::document_pk(kind, name)))
+            .expression_attribute_values(":prefix", s(item::DOCUMENT_VERSION_PREFIX))
             .scan_index_forward(false)
             .limit(1)
             .consistent_read(true)
@@ -549,19 +555,20 @@ impl TemplateStore for DynamoStore {
             .await
             .map_err(|e| sdk_error("DynamoDB", e))?;
         match output.items.unwrap_or_default().into_iter().next() {
-            Some(found) => Ok(Some(from_item::<TemplateItem>("template", found)?.template)),
+            Some(found) => Ok(Some(from_item::<DocumentItem>("document", found)?.document)),
             None => Ok(None),
         }
     }
 
-    async fn templates(&self) -> Result<Vec<StoredTemplate>, PortError> {
+    async fn current_documents(&self, kind: DocumentKind) -> Result<Vec<VersionedDocument>, PortError> {
         let mut all = Vec::new();
-        for found in self.query_prefix(item::TEMPLATE_INDEX_PK.into(), "").await? {
-            let index: TemplateIndexItem = from_item("template index", found)?;
-            let name = TemplateName::parse(&index.sk).map_err(|e| PortError::corrupt("template index", e))?;
-            let version = self.get(item::template_pk(&name), &item::template_sk(index.version)).await?;
-            if let Some(found) = version {
-                all.push(from_item::<TemplateItem>("template", found)?.template);
+        for found in self.query_prefix(item::document_index_pk(kind), "").await? {
+            let index: DocumentIndexItem = from_item("document index", found)?;
+            if let Some(found) = self
+                .get(item::document_pk(kind, &index.sk), &item::document_sk(index.version))
+                .await?
+            {
+                all.push(from_item::<DocumentItem>("document", found)?.document);
             }
         }
         Ok(all)

@@ -15,8 +15,8 @@
 //! | suppression  | `X#<address sha256>` | `X`                       | `suppression` |
 //! | account      | `G#<groupId>`      | `ACCOUNT`                   | `account` |
 //! | catalog item | `C#<collection>`   | `<itemId>`                  | `content` |
-//! | template version | `TPL#<name>`   | `V#<version, 10 digits>`    | `template` |
-//! | template index | `TEMPLATES`      | `<name>`                    | `template_index` |
+//! | document version | `DOC#<kind>#<name>` | `V#<version, 10 digits>` | `document` (templates, campaigns) |
+//! | document index | `DOCS#<kind>`    | `<name>`                    | `document_index` |
 //! | preferences  | `P#<person>`       | `PREFERENCES`               | `preferences` |
 //! | archived message | `P#<person>`   | `H#<dedup key>`             | `archive` |
 //! | campaign entry | `P#<person>`     | `N#<campaign>#<scope>`      | `entry` |
@@ -28,9 +28,9 @@ use crate::domain::{
     Account, CatalogItem, Changed, Collection, DedupKey, EmailAddress, Event, GroupId, MessageId, Person, PersonId, SecretHash, SendRecord,
     Source, Timer,
 };
-use crate::domain::{CampaignId, Preferences, TemplateName};
+use crate::domain::{CampaignId, Preferences};
 use crate::error::PortError;
-use crate::template::StoredTemplate;
+use crate::ports::{DocumentKind, VersionedDocument};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -46,8 +46,8 @@ pub const TYPE_TIMER_REF: &str = "timer_ref";
 pub const TYPE_SUPPRESSION: &str = "suppression";
 pub const TYPE_ACCOUNT: &str = "account";
 pub const TYPE_CONTENT: &str = "content";
-pub const TYPE_TEMPLATE: &str = "template";
-pub const TYPE_TEMPLATE_INDEX: &str = "template_index";
+pub const TYPE_DOCUMENT: &str = "document";
+pub const TYPE_DOCUMENT_INDEX: &str = "document_index";
 pub const TYPE_PREFERENCES: &str = "preferences";
 pub const TYPE_ARCHIVE: &str = "archive";
 pub const TYPE_ENTRY: &str = "entry";
@@ -317,42 +317,44 @@ pub fn change_from_stream_record(record: &aws_lambda_events::dynamodb::EventReco
     change_from_image(&record.event_name, record.change.new_image.clone())
 }
 
-pub fn template_pk(name: &TemplateName) -> String {
-    format!("TPL#{name}")
+pub fn document_pk(kind: DocumentKind, name: &str) -> String {
+    format!("DOC#{}#{name}", kind.as_str())
 }
 
-pub const TEMPLATE_VERSION_PREFIX: &str = "V#";
+pub const DOCUMENT_VERSION_PREFIX: &str = "V#";
 
-pub fn template_sk(version: u32) -> String {
-    format!("{TEMPLATE_VERSION_PREFIX}{version:010}")
+pub fn document_sk(version: u32) -> String {
+    format!("{DOCUMENT_VERSION_PREFIX}{version:010}")
 }
 
-/// One version of a template.
+/// One version of a template or campaign.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct TemplateItem {
+pub struct DocumentItem {
     pub pk: String,
     pub sk: String,
     #[serde(rename = "type")]
     pub item_type: String,
-    pub template: StoredTemplate,
+    pub document: VersionedDocument,
 }
 
-impl TemplateItem {
-    pub fn new(template: &StoredTemplate) -> Self {
+impl DocumentItem {
+    pub fn new(kind: DocumentKind, document: &VersionedDocument) -> Self {
         Self {
-            pk: template_pk(&template.document.name),
-            sk: template_sk(template.version),
-            item_type: TYPE_TEMPLATE.into(),
-            template: template.clone(),
+            pk: document_pk(kind, &document.name),
+            sk: document_sk(document.version),
+            item_type: TYPE_DOCUMENT.into(),
+            document: document.clone(),
         }
     }
 }
 
-/// One partition listing every template name and its newest version, for `templates()`.
-pub const TEMPLATE_INDEX_PK: &str = "TEMPLATES";
+/// One partition per kind listing every name and its newest version.
+pub fn document_index_pk(kind: DocumentKind) -> String {
+    format!("DOCS#{}", kind.as_str())
+}
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct TemplateIndexItem {
+pub struct DocumentIndexItem {
     pub pk: String,
     pub sk: String,
     #[serde(rename = "type")]

@@ -4,15 +4,14 @@
 
 use crate::domain::{
     Account, CatalogItem, Changed, Collection, DedupKey, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId,
-    Preferences, SecretHash, SendRecord, SendState, Source, TemplateName, Timer,
+    Preferences, SecretHash, SendRecord, SendState, Source, Timer,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Catalog, Change, ChangeFeed, Claim, Entered, Entry, Erased, Eraser, EventLog, JobQueue, JobSource, JourneyLog,
-    MessageArchive, PersonHistory, PreferenceStore, ProfileReader, QueuedMessage, Recorded, SavedTemplate, SendLedger, SourceDirectory,
-    SuppressionList, TemplateStore, TimerStore, Upserted,
+    AccountReader, Catalog, Change, ChangeFeed, Claim, DocumentKind, DocumentStore, Entered, Entry, Erased, Eraser, EventLog, JobQueue,
+    JobSource, JourneyLog, MessageArchive, PersonHistory, PreferenceStore, ProfileReader, QueuedMessage, Recorded, SavedVersion,
+    SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted, VersionedDocument,
 };
-use crate::template::{StoredTemplate, TemplateDocument};
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -94,12 +93,13 @@ CREATE TABLE IF NOT EXISTS sources (
     key_hash TEXT PRIMARY KEY,
     body     TEXT NOT NULL
 );
--- Every version of every template; the current one is the highest version.
-CREATE TABLE IF NOT EXISTS templates (
+-- Every version of every template and campaign; the current one is the highest version.
+CREATE TABLE IF NOT EXISTS documents (
+    kind    TEXT NOT NULL,
     name    TEXT NOT NULL,
     version INTEGER NOT NULL,
     body    TEXT NOT NULL,
-    PRIMARY KEY (name, version)
+    PRIMARY KEY (kind, name, version)
 );
 CREATE TABLE IF NOT EXISTS archive (
     dedup_key  TEXT PRIMARY KEY,
@@ -768,57 +768,64 @@ impl AccountReader for EmbeddedStore {
     }
 }
 
-impl TemplateStore for EmbeddedStore {
-    async fn save_template(&self, document: &TemplateDocument, at: DateTime<Utc>) -> Result<SavedTemplate, PortError> {
+impl DocumentStore for EmbeddedStore {
+    async fn save_document(
+        &self,
+        kind: DocumentKind,
+        name: &str,
+        body: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<SavedVersion, PortError> {
         self.transaction(|tx| {
-            let current = current_template(tx, &document.name)?;
-            let Some(stored) = StoredTemplate::next(current.as_ref(), document, at) else {
+            let current = current_document(tx, kind, name)?;
+            let Some(next) = VersionedDocument::next(current.as_ref(), name, body, at) else {
                 let version = current.map_or(0, |c| c.version);
-                return Ok(SavedTemplate { version, changed: false });
+                return Ok(SavedVersion { version, changed: false });
             };
             tx.execute(
-                "INSERT INTO templates (name, version, body) VALUES (?1, ?2, ?3)",
-                params![document.name.as_str(), stored.version, to_json(&stored)],
+                "INSERT INTO documents (kind, name, version, body) VALUES (?1, ?2, ?3, ?4)",
+                params![kind.as_str(), name, next.version, to_json(&next)],
             )
             .map_err(unavailable)?;
-            Ok(SavedTemplate {
-                version: stored.version,
+            Ok(SavedVersion {
+                version: next.version,
                 changed: true,
             })
         })
     }
 
-    async fn current_template(&self, name: &TemplateName) -> Result<Option<StoredTemplate>, PortError> {
-        self.transaction(|tx| current_template(tx, name))
+    async fn current_document(&self, kind: DocumentKind, name: &str) -> Result<Option<VersionedDocument>, PortError> {
+        self.transaction(|tx| current_document(tx, kind, name))
     }
 
-    async fn templates(&self) -> Result<Vec<StoredTemplate>, PortError> {
+    async fn current_documents(&self, kind: DocumentKind) -> Result<Vec<VersionedDocument>, PortError> {
         self.transaction(|tx| {
             let mut statement = tx
                 .prepare(
-                    "SELECT body FROM templates t WHERE version = (SELECT MAX(version) FROM templates WHERE name = t.name) ORDER BY name",
+                    "SELECT body FROM documents d WHERE kind = ?1
+                     AND version = (SELECT MAX(version) FROM documents WHERE kind = d.kind AND name = d.name) ORDER BY name",
                 )
                 .map_err(unavailable)?;
             let bodies = statement
-                .query_map([], |row| row.get::<_, String>(0))
+                .query_map(params![kind.as_str()], |row| row.get::<_, String>(0))
                 .map_err(unavailable)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(unavailable)?;
-            bodies.iter().map(|body| from_json("template", body)).collect()
+            bodies.iter().map(|body| from_json("document", body)).collect()
         })
     }
 }
 
-fn current_template(tx: &rusqlite::Transaction<'_>, name: &TemplateName) -> Result<Option<StoredTemplate>, PortError> {
+fn current_document(tx: &rusqlite::Transaction<'_>, kind: DocumentKind, name: &str) -> Result<Option<VersionedDocument>, PortError> {
     let body: Option<String> = tx
         .query_row(
-            "SELECT body FROM templates WHERE name = ?1 ORDER BY version DESC LIMIT 1",
-            params![name.as_str()],
+            "SELECT body FROM documents WHERE kind = ?1 AND name = ?2 ORDER BY version DESC LIMIT 1",
+            params![kind.as_str(), name],
             |row| row.get(0),
         )
         .optional()
         .map_err(unavailable)?;
-    body.map(|body| from_json("template", &body)).transpose()
+    body.map(|body| from_json("document", &body)).transpose()
 }
 
 fn time_text(at: DateTime<Utc>) -> String {
