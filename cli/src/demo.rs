@@ -280,6 +280,11 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
             secret: UnsubscribeSecret::parse(&UnsubscribeSecret::generate()).expect("a generated secret is long enough"),
             mailto: None,
         },
+        // Two marketing emails a day, five a week; none between 21:00 and 08:00 where the person is.
+        guardrails: nudge_shared::guardrails::Guardrails {
+            quiet_hours: Some(nudge_shared::guardrails::QuietHours::parse("21:00-08:00").expect("valid")),
+            ..Default::default()
+        },
     };
     let pipeline = Arc::new(LocalPipeline::new(store.clone(), shared_clock, mailer, sending, admin_key.hash()));
 

@@ -70,6 +70,15 @@ enum Command {
         /// A mailbox for the mailto form of List-Unsubscribe.
         #[arg(long, env = "UNSUBSCRIBE_MAILTO")]
         unsubscribe_mailto: Option<String>,
+        /// At most this many marketing emails per person per 24 hours, over all campaigns (0: no cap).
+        #[arg(long, default_value_t = 2, env = "MARKETING_CAP_PER_DAY")]
+        cap_per_day: u32,
+        /// At most this many per 7 days (0: no cap).
+        #[arg(long, default_value_t = 5, env = "MARKETING_CAP_PER_WEEK")]
+        cap_per_week: u32,
+        /// No marketing mail in these hours of the person's day, e.g. 21:00-08:00 (sent when they end).
+        #[arg(long, env = "QUIET_HOURS")]
+        quiet_hours: Option<String>,
     },
     /// Check, apply and list campaigns (campaigns/*.yaml: trigger, audience, steps, goal).
     Campaigns {
@@ -219,7 +228,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
             postal_address,
             unsubscribe_secret,
             unsubscribe_mailto,
+            cap_per_day,
+            cap_per_week,
+            quiet_hours,
         } => {
+            let quiet_hours = quiet_hours
+                .map(|q| nudge_shared::guardrails::QuietHours::parse(&q).map_err(|e| anyhow::anyhow!("--quiet-hours: {e}")))
+                .transpose()?;
+            let guardrails = nudge_shared::guardrails::Guardrails {
+                cap: nudge_shared::guardrails::FrequencyCap {
+                    per_day: (cap_per_day > 0).then_some(cap_per_day),
+                    per_week: (cap_per_week > 0).then_some(cap_per_week),
+                },
+                quiet_hours,
+            };
             let unsubscribe_mailto = unsubscribe_mailto
                 .map(|m| EmailAddress::parse(&m).map_err(|e| anyhow::anyhow!("--unsubscribe-mailto {m:?}: {}", e.reason)))
                 .transpose()?;
@@ -243,6 +265,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 postal_address,
                 unsubscribe_secret,
                 unsubscribe_mailto,
+                guardrails,
             })
             .await
         }

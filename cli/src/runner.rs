@@ -15,6 +15,7 @@ use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer, SmtpMailer};
 use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::domain::SecretHash;
 use nudge_shared::evaluate::Evaluator;
+use nudge_shared::guardrails::Guardrails;
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::{ChangeFeed, JobSource, MailError, Mailer, OutgoingEmail};
 use nudge_shared::templates::TemplateLibrary;
@@ -91,6 +92,7 @@ pub struct Sending {
     pub identity: SenderIdentity,
     pub postal_address: String,
     pub unsubscribe: UnsubscribeLinks,
+    pub guardrails: Guardrails,
 }
 
 pub struct LocalPipeline {
@@ -149,6 +151,7 @@ impl LocalPipeline {
                 identity: sending.identity,
                 postal_address: sending.postal_address,
                 unsubscribe: sending.unsubscribe,
+                guardrails: sending.guardrails,
                 claim_lease: Duration::minutes(10),
             },
             scheduler: SchedulerDeps {

@@ -39,6 +39,8 @@ pub struct ServeOptions {
     pub unsubscribe_secret: Option<String>,
     /// A mailbox for `List-Unsubscribe: <mailto:…>`.
     pub unsubscribe_mailto: Option<EmailAddress>,
+    /// The frequency cap and quiet hours for marketing mail.
+    pub guardrails: nudge_shared::guardrails::Guardrails,
 }
 
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
@@ -78,6 +80,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         identity: options.identity,
         postal_address: options.postal_address,
         unsubscribe,
+        guardrails: options.guardrails,
     };
     let pipeline = Arc::new(LocalPipeline::new(store, clock, mailer, sending, admin_key.hash()));
     let worker = tokio::spawn(run_pipeline(Arc::clone(&pipeline), options.poll_interval, options.event_retention));

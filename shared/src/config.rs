@@ -69,3 +69,35 @@ pub fn unsubscribe_links_from_env() -> Result<crate::unsubscribe::UnsubscribeLin
         })?;
     Ok(crate::unsubscribe::UnsubscribeLinks { base_url, secret, mailto })
 }
+
+/// The marketing guardrails from `MARKETING_CAP_PER_DAY` (default 2; 0: none),
+/// `MARKETING_CAP_PER_WEEK` (default 5; 0: none) and `QUIET_HOURS` (`21:00-08:00`; unset: none).
+pub fn guardrails_from_env() -> Result<crate::guardrails::Guardrails, ConfigError> {
+    let cap = |name: &'static str, default: u32| -> Result<Option<u32>, ConfigError> {
+        match optional_env(name) {
+            None => Ok(Some(default)),
+            Some(text) => match text.trim().parse::<u32>() {
+                Ok(0) => Ok(None),
+                Ok(n) => Ok(Some(n)),
+                Err(_) => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{text:?} is not a whole number (0 for no cap)"),
+                }),
+            },
+        }
+    };
+    let quiet_hours = optional_env("QUIET_HOURS")
+        .map(|text| crate::guardrails::QuietHours::parse(&text))
+        .transpose()
+        .map_err(|reason| ConfigError::Invalid {
+            name: "QUIET_HOURS",
+            reason,
+        })?;
+    Ok(crate::guardrails::Guardrails {
+        cap: crate::guardrails::FrequencyCap {
+            per_day: cap("MARKETING_CAP_PER_DAY", 2)?,
+            per_week: cap("MARKETING_CAP_PER_WEEK", 5)?,
+        },
+        quiet_hours,
+    })
+}

@@ -3,20 +3,22 @@
 
 use crate::campaigns::CampaignLibrary;
 use crate::domain::{
-    Campaign, EmailAddress, Facts, MessageClass, MessageJob, Person, Route, SendRecord, SendState, SendStep, SkipReason, Step, TemplateName,
+    Campaign, EmailAddress, Facts, MessageClass, MessageJob, Person, Route, SendRecord, SendState, SendStep, SkipReason, Step,
+    TemplateName, Timer,
 };
 use crate::error::PortError;
 use crate::evaluate::EVENTS_FOR_CONDITIONS;
+use crate::guardrails::Guardrails;
 use crate::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
 use crate::ports::{
     AccountReader, Claim, DocumentStore, MailError, Mailer, MessageArchive, OutgoingEmail, PersonHistory, PreferenceStore, ProfileReader,
-    SendLedger, SuppressionList,
+    SendLedger, SuppressionList, TimerStore,
 };
 use crate::template::{Links, RenderContext};
 use crate::templates::{LibraryError, TemplateLibrary};
 use crate::unsubscribe::{UnsubscribeLinks, UnsubscribeToken, ViewToken};
 use crate::Clock;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use tracing::{info, warn};
 
 /// What became of a job that was handled (not retried).
@@ -26,6 +28,14 @@ pub enum Delivered {
     Settled(SendState),
     /// A previous delivery of the same job settled it already.
     AlreadySettled(SendState),
+    /// Quiet hours where the person is: the same job comes back at this time.
+    Deferred(DateTime<Utc>),
+}
+
+/// A claimed send's outcome: settled, or put off until quiet hours end.
+enum Outcome {
+    Settle(SendState),
+    Defer(DateTime<Utc>),
 }
 
 /// A delivery that must be tried again later (the queue will redeliver it).
@@ -46,8 +56,9 @@ impl<T: ProfileReader + AccountReader + PersonHistory> People for T {}
 
 /// What decides whether a message may go, and records that it went: the send ledger, the
 /// suppression list, subscription preferences, and the archive behind "view in browser".
-pub trait SendRecords: SendLedger + SuppressionList + PreferenceStore + MessageArchive {}
-impl<T: SendLedger + SuppressionList + PreferenceStore + MessageArchive> SendRecords for T {}
+/// Timers hold a send put off by quiet hours.
+pub trait SendRecords: SendLedger + SuppressionList + PreferenceStore + MessageArchive + TimerStore {}
+impl<T: SendLedger + SuppressionList + PreferenceStore + MessageArchive + TimerStore> SendRecords for T {}
 
 /// How long a sent message can be viewed in the browser.
 pub const ARCHIVE_FOR: Duration = Duration::days(90);
@@ -65,6 +76,8 @@ pub struct Deliverer<P, L, T, M, C> {
     /// The sender's postal address, for `{{ postal_address }}` in marketing footers.
     pub postal_address: String,
     pub unsubscribe: UnsubscribeLinks,
+    /// The frequency cap and quiet hours every marketing send is held to.
+    pub guardrails: Guardrails,
     /// How long a claim protects a send whose sender may have died. Longer than any one
     /// delivery takes; shorter than the queue's retry horizon.
     pub claim_lease: Duration,
@@ -78,7 +91,14 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
             Claim::HeldElsewhere => return Err(DeliverError::HeldElsewhere),
         }
         let state = match self.deliver_claimed(job).await {
-            Ok(state) => state,
+            Ok(Outcome::Settle(state)) => state,
+            Ok(Outcome::Defer(due)) => {
+                // The same job, so the same dedup key: put off, never sent twice.
+                self.ledger.schedule(&Timer { due, job: job.clone() }).await?;
+                self.ledger.release(job).await?;
+                info!(campaign = %job.campaign_id, person = %job.person_id, %due, "quiet hours: put off");
+                return Ok(Delivered::Deferred(due));
+            }
             Err(error) => {
                 // Worth retrying: give the claim back so the redelivery can take it.
                 self.ledger.release(job).await?;
@@ -107,19 +127,19 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
         Ok(Delivered::Settled(state))
     }
 
-    /// The final state of a claimed send, or an error worth retrying.
-    async fn deliver_claimed(&self, job: &MessageJob) -> Result<SendState, DeliverError> {
+    /// The outcome of a claimed send, or an error worth retrying.
+    async fn deliver_claimed(&self, job: &MessageJob) -> Result<Outcome, DeliverError> {
         let skipped = |reason| {
-            Ok(SendState::Skipped {
+            Ok(Outcome::Settle(SendState::Skipped {
                 at: self.clock.now(),
                 reason,
-            })
+            }))
         };
         let failed = |detail: String| {
-            Ok(SendState::Failed {
+            Ok(Outcome::Settle(SendState::Failed {
                 at: self.clock.now(),
                 detail,
-            })
+            }))
         };
         let campaigns = self.campaigns.current(self.clock.now()).await?;
         let Some(campaign) = campaigns.get(&job.campaign_id) else {
@@ -143,9 +163,32 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
         if let Some(reason) = self.journey_ended(campaign, step, &person, job).await? {
             return skipped(reason);
         }
+        let marketing = send.class == MessageClass::Marketing;
         // Read on every marketing send, so an unsubscribe takes effect before the next one.
-        if send.class == MessageClass::Marketing && !self.ledger.preferences(&person.id).await?.allows(send.topic.as_ref()) {
+        if marketing && !self.ledger.preferences(&person.id).await?.allows(send.topic.as_ref()) {
             return skipped(SkipReason::Unsubscribed { topic: send.topic.clone() });
+        }
+        if marketing {
+            let now = self.clock.now();
+            if let Some(due) = self.guardrails.quiet_hours.and_then(|q| q.next_allowed(now, person.timezone())) {
+                return Ok(Outcome::Defer(due));
+            }
+            let sent: Vec<DateTime<Utc>> = self
+                .ledger
+                .sends_to(&person.id)
+                .await?
+                .into_iter()
+                .filter_map(|record| match record.state {
+                    SendState::Sent { at, marketing: true, .. } => Some(at),
+                    _ => None,
+                })
+                .collect();
+            if let Some((limit, window)) = self.guardrails.cap.exceeded(&sent, now) {
+                return skipped(SkipReason::FrequencyCapped {
+                    limit,
+                    window: window.to_string(),
+                });
+            }
         }
         let composed = match self.compose(campaign, send, &person, &to, job).await? {
             Ok(composed) => composed,
@@ -160,13 +203,14 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
         match self.mailer.send(&email).await {
             Ok(provider_message_id) => {
                 info!(campaign = %campaign.id, person = %job.person_id, to = %to.redacted(), dedup_key = %job.dedup_key, "sent");
-                Ok(SendState::Sent {
+                Ok(Outcome::Settle(SendState::Sent {
                     at: self.clock.now(),
                     provider_message_id,
                     subject: composed.subject,
                     template: Some(composed.template),
                     template_version: composed.template_version,
-                })
+                    marketing,
+                }))
             }
             Err(MailError::Rejected(detail)) => {
                 warn!(campaign = %campaign.id, person = %job.person_id, %detail, "mail provider rejected the message");

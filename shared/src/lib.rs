@@ -15,6 +15,7 @@ pub mod deliver;
 pub mod domain;
 pub mod error;
 pub mod evaluate;
+pub mod guardrails;
 pub mod ingest;
 pub mod mime;
 pub mod ports;

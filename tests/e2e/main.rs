@@ -163,6 +163,7 @@ impl Stack {
                 secret: secret(),
                 mailto: None,
             },
+            guardrails: nudge_shared::guardrails::Guardrails::default(),
             claim_lease: Duration::minutes(10),
         };
         let response = nudge_fn_sender::handle(&deps, batch).await;

@@ -50,6 +50,7 @@ async fn deliver_one<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: 
         Delivered::Settled(SendState::Skipped { reason, .. }) => format!("skipped: {reason}"),
         Delivered::Settled(SendState::Failed { detail, .. }) => format!("failed: {detail}"),
         Delivered::Settled(SendState::Claimed { .. }) | Delivered::AlreadySettled(_) => "already settled".to_string(),
+        Delivered::Deferred(due) => format!("put off by quiet hours until {due}"),
     };
     info!(campaign = %job.campaign_id, person = %job.person_id, dedup_key = %job.dedup_key, outcome = %outcome_label, "job done");
     Ok(())

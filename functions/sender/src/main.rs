@@ -8,7 +8,10 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use nudge_fn_sender::{handle, SenderDeps};
 use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore, SesMailer};
 use nudge_shared::campaigns::CampaignLibrary;
-use nudge_shared::config::{optional_env, required_env, sender_identity_from_env, unsubscribe_links_from_env, ConfigError};
+use nudge_shared::config::{
+    guardrails_from_env, optional_env, required_env, sender_identity_from_env, unsubscribe_links_from_env, ConfigError,
+};
+use nudge_shared::guardrails::Guardrails;
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::templates::TemplateLibrary;
 use nudge_shared::unsubscribe::UnsubscribeLinks;
@@ -21,6 +24,7 @@ struct Config {
     identity: SenderIdentity,
     postal_address: String,
     unsubscribe: UnsubscribeLinks,
+    guardrails: Guardrails,
 }
 
 impl Config {
@@ -31,6 +35,7 @@ impl Config {
             identity: sender_identity_from_env()?,
             postal_address: optional_env("POSTAL_ADDRESS").unwrap_or_default(),
             unsubscribe: unsubscribe_links_from_env()?,
+            guardrails: guardrails_from_env()?,
         })
     }
 }
@@ -55,6 +60,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         identity: config.identity,
         postal_address: config.postal_address,
         unsubscribe: config.unsubscribe,
+        guardrails: config.guardrails,
         // The queue's visibility timeout is 5 minutes: a claim outlives one delivery attempt.
         claim_lease: Duration::minutes(10),
     });

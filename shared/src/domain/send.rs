@@ -28,6 +28,8 @@ pub enum SkipReason {
     BranchExit { step: usize },
     /// The campaign was edited and this send is no longer in it.
     StepRemoved,
+    /// The person had as much marketing mail as the frequency cap allows in the window.
+    FrequencyCapped { limit: u32, window: String },
     /// Marketing mail to a person who unsubscribed from its topic (or from everything).
     Unsubscribed {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,6 +49,7 @@ impl fmt::Display for SkipReason {
             Self::GoalReached => f.write_str("goal reached before this step"),
             Self::BranchExit { step } => write!(f, "left the journey at the branch in step {}", step + 1),
             Self::StepRemoved => f.write_str("this send is no longer in the campaign"),
+            Self::FrequencyCapped { limit, window } => write!(f, "frequency cap: {limit} marketing emails per {window} reached"),
             Self::Unsubscribed { topic: Some(topic) } => write!(f, "unsubscribed from {topic}"),
             Self::Unsubscribed { topic: None } => f.write_str("unsubscribed from marketing email"),
         }
@@ -66,6 +69,7 @@ impl SkipReason {
             Self::GoalReached => "goal_reached",
             Self::BranchExit { .. } => "branch_exit",
             Self::StepRemoved => "step_removed",
+            Self::FrequencyCapped { .. } => "frequency_capped",
             Self::Unsubscribed { .. } => "unsubscribed",
         }
     }
@@ -85,6 +89,9 @@ pub enum SendState {
         template: Option<TemplateName>,
         #[serde(default)]
         template_version: u32,
+        /// Marketing mail counts toward the frequency cap; transactional does not.
+        #[serde(default)]
+        marketing: bool,
     },
     Skipped {
         at: DateTime<Utc>,

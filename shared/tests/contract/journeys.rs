@@ -9,6 +9,7 @@ use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::deliver::Deliverer;
 use nudge_shared::domain::{Campaign, CampaignSet, PersonId, SendState};
 use nudge_shared::evaluate::{Evaluator, NotEntered, Plan};
+use nudge_shared::guardrails::{Guardrails, QuietHours};
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::{Entered, Entry, EventLog, JobSource, JourneyLog, SendLedger};
 use nudge_shared::schedule::Scheduler;
@@ -21,6 +22,7 @@ struct World<'b, B: Backend> {
     backend: &'b B,
     campaigns: CampaignSet,
     clock: VirtualClock,
+    guardrails: Guardrails,
 }
 
 impl<'b, B: Backend> World<'b, B> {
@@ -33,6 +35,7 @@ impl<'b, B: Backend> World<'b, B> {
             backend,
             campaigns: CampaignSet::new(campaigns),
             clock: VirtualClock::starting_at(start()),
+            guardrails: Guardrails::default(),
         }
     }
 
@@ -102,6 +105,7 @@ impl<'b, B: Backend> World<'b, B> {
                 secret: UnsubscribeSecret::parse("journey-secret-journey-secret-journey").unwrap(),
                 mailto: None,
             },
+            guardrails: self.guardrails.clone(),
             claim_lease: Duration::minutes(10),
         };
         for _ in 0..10 {
@@ -268,4 +272,44 @@ pub async fn entries_follow_the_reentry_policy(backend: impl Backend) {
     assert_eq!(store.enter(&entry("", "m4", 7), week).await.unwrap(), Entered::Again);
     // Another scope (another object) is another journey.
     assert_eq!(store.enter(&entry("cart-9", "cart-9", 0), None).await.unwrap(), Entered::New);
+}
+
+fn immediate(id: &str, class: &str) -> String {
+    format!("{{ id: {id}, name: {id}, trigger: {{ event: signed_up }}, steps: [ {{ send: {{ template: welcome, class: {class} }} }} ] }}")
+}
+
+pub async fn the_frequency_cap_holds_across_campaigns_and_spares_transactional_mail(backend: impl Backend) {
+    let campaigns = [
+        immediate("first", "marketing"),
+        immediate("second", "marketing"),
+        immediate("third", "marketing"),
+        immediate("receipt", "transactional"),
+    ];
+    let world = World::new(&backend, &campaigns.iter().map(String::as_str).collect::<Vec<_>>());
+    world.person("ada", json!({})).await;
+    world.event("ada", "signed_up", 0, json!({})).await;
+    assert_eq!(
+        world.outcomes("ada").await,
+        ["frequency_capped", "sent", "sent", "sent"],
+        "two marketing emails a day, the receipt regardless"
+    );
+    assert_eq!(backend.delivered().await.len(), 3);
+}
+
+pub async fn a_send_due_in_quiet_hours_waits_for_the_morning_where_the_person_is(backend: impl Backend) {
+    let mut world = World::new(&backend, &[&immediate("evening-offer", "marketing")]);
+    world.guardrails.quiet_hours = Some(QuietHours::parse("21:00-08:00").unwrap());
+    world.person("ada", json!({"timezone": "Europe/Paris"})).await;
+    // 09:00 UTC + 12h30 = 21:30 UTC, 22:30 in Paris: quiet until 08:00 Paris, 07:00 UTC.
+    world.event("ada", "signed_up", 12 * 60 + 30, json!({})).await;
+    assert_eq!(
+        world.outcomes("ada").await,
+        Vec::<String>::new(),
+        "put off, not sent and not dropped"
+    );
+    world.advance_to(21 * 60 + 59).await;
+    assert_eq!(world.outcomes("ada").await, Vec::<String>::new(), "still night in Paris");
+    world.advance_to(22 * 60).await;
+    assert_eq!(world.outcomes("ada").await, ["sent"]);
+    assert_eq!(backend.delivered().await.len(), 1);
 }

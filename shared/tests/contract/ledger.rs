@@ -19,6 +19,7 @@ fn sent(job: &nudge_shared::domain::MessageJob) -> SendRecord {
             subject: "Welcome".into(),
             template: Some(nudge_shared::domain::TemplateName::parse("welcome").unwrap()),
             template_version: 3,
+            marketing: false,
         },
     }
 }

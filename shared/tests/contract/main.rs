@@ -59,4 +59,6 @@ contract!(
     journeys::the_goal_just_before_the_deadline_cancels_the_nudge_and_just_after_does_not,
     journeys::two_carts_at_once_are_two_journeys_each_ended_by_its_own_order,
     journeys::the_audience_is_checked_on_entry_and_a_branch_when_it_is_reached,
+    journeys::the_frequency_cap_holds_across_campaigns_and_spares_transactional_mail,
+    journeys::a_send_due_in_quiet_hours_waits_for_the_morning_where_the_person_is,
 );

@@ -72,6 +72,7 @@ impl World {
                 secret: secret(),
                 mailto: Some(EmailAddress::parse("unsubscribe@acme.test").unwrap()),
             },
+            guardrails: nudge_shared::guardrails::Guardrails::default(),
             claim_lease: Duration::minutes(10),
         }
     }
