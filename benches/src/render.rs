@@ -136,6 +136,7 @@ fn main() -> anyhow::Result<()> {
                 url: data.links.unsubscribe_url.clone().unwrap_or_default(),
                 mailto: None,
             }),
+            object: None,
         };
         build_message(&envelope, &content).expect("builds").len()
     });

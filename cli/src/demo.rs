@@ -12,10 +12,13 @@ use axum::extract::{Request, State};
 use base64::Engine;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
-use nudge_shared::domain::{builtin_campaigns, CampaignSet, Channel, EmailAddress, Secret, SendState, Source, SourceId};
+use nudge_shared::campaigns::{CampaignDocument, CampaignLibrary};
+use nudge_shared::domain::{CampaignId, CampaignSet, Channel, EmailAddress, Secret, SendState, Source, SourceId, TemplateName};
 use nudge_shared::mime::SenderIdentity;
 use nudge_shared::ports::SourceDirectory;
 use nudge_shared::ports::TimerStore;
+use nudge_shared::template::{BodyFormat, TemplateDocument};
+use nudge_shared::templates::TemplateLibrary;
 use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret};
 use nudge_shared::VirtualClock;
 use serde::Serialize;
@@ -73,6 +76,14 @@ const LAST_NAMES: &[&str] = &[
     "Johnson",
 ];
 const PLANS: &[&str] = &["free", "pro", "team"];
+const TIMEZONES: &[&str] = &[
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Tokyo",
+    "Europe/London",
+    "America/Los_Angeles",
+];
+const PRODUCTS: &[&str] = &["Standing desk", "Desk lamp", "Monitor arm", "Ergonomic chair", "Cable tray"];
 
 /// SplitMix64: small, fast, and the same sequence for the same seed on every machine.
 struct Random(u64);
@@ -156,7 +167,9 @@ fn simulate_people(options: &DemoOptions, start: DateTime<Utc>, random: &mut Ran
         let first = random.pick(FIRST_NAMES);
         let last = random.pick(LAST_NAMES);
         let plan = random.pick(PLANS);
-        let signup = start + Duration::seconds(random.below(window.num_seconds() as u64) as i64);
+        // Sign-ups over the first half, so that later steps (3-day nudges) play out too.
+        let signups = (window / 2).max(Duration::days(1)).min(window);
+        let signup = start + Duration::seconds(random.below(signups.num_seconds() as u64) as i64);
         let local = ascii_local_part(first, last);
         // Most give a good address; some sign up by phone, some mistype.
         let email = match random.below(100) {
@@ -171,7 +184,9 @@ fn simulate_people(options: &DemoOptions, start: DateTime<Utc>, random: &mut Ran
             }
             _ => Some(format!("{local}{n}@example.com")),
         };
-        let mut traits = json!({"first_name": first, "last_name": last, "name": format!("{first} {last}"), "plan": plan});
+        let timezone = random.pick(TIMEZONES);
+        let mut traits =
+            json!({"first_name": first, "last_name": last, "name": format!("{first} {last}"), "plan": plan, "timezone": timezone});
         if let Some(email) = email {
             traits["email"] = json!(email);
         }
@@ -213,6 +228,34 @@ fn simulate_people(options: &DemoOptions, start: DateTime<Utc>, random: &mut Ran
                 });
             }
         }
+        // Most finish onboarding, some within three days (no nudge), some after it.
+        if random.percent(60) {
+            let at = signup + Duration::minutes(20 + random.below(60 * 24 * 5) as i64);
+            if at < start + window {
+                calls.push(web(at, "/v1/track", json!({"userId": user_id, "event": "completed_onboarding", "messageId": format!("{user_id}-onboarded"), "timestamp": at})));
+            }
+        }
+        // Some leave a cart (a few two at once); many buy it, some before the reminder's hour.
+        for cart in 1..=(if random.percent(30) { 1 + u64::from(random.percent(25)) } else { 0 }) {
+            let at = signup + Duration::minutes(60 + random.below(60 * 24 * 3) as i64);
+            let cart_id = format!("{user_id}-cart-{cart}");
+            let price = 20 + random.below(180);
+            let quantity = 1 + random.below(3);
+            let item = random.pick(PRODUCTS);
+            if at < start + window {
+                calls.push(web(at, "/v1/track", json!({
+                    "userId": user_id, "event": "cart_abandoned", "messageId": format!("{cart_id}-abandoned"), "timestamp": at,
+                    "properties": {"cart_id": cart_id, "currency": "EUR", "total": price * quantity,
+                                   "items": [{"name": item, "price": price, "quantity": quantity, "image_url": format!("https://cdn.acme.example/{}.png", item.to_lowercase().replace(' ', "-"))}]}
+                })));
+            }
+            if random.percent(45) {
+                let bought = at + Duration::minutes(10 + random.below(180) as i64);
+                if bought < start + window {
+                    calls.push(web(bought, "/v1/track", json!({"userId": user_id, "event": "order_completed", "messageId": format!("{cart_id}-order"), "timestamp": bought, "properties": {"cart_id": cart_id}})));
+                }
+            }
+        }
         // Some ask for help in the chat widget.
         if random.percent(10) {
             let at = signup + Duration::minutes(5 + random.below(60 * 24) as i64);
@@ -244,6 +287,45 @@ fn ascii_local_part(first: &str, last: &str) -> String {
         .collect()
 }
 
+/// The example templates and campaigns (`examples/`), applied as a team would apply its
+/// own: the demo runs them next to the built-in ones.
+async fn apply_examples(store: &EmbeddedStore, at: DateTime<Utc>) -> anyhow::Result<CampaignSet> {
+    let templates = TemplateLibrary::new(store.clone());
+    for (name, source) in [
+        ("cart-reminder", include_str!("../../examples/templates/cart-reminder.mjml")),
+        ("onboarding-nudge", include_str!("../../examples/templates/onboarding-nudge.mjml")),
+    ] {
+        let document = TemplateDocument {
+            name: TemplateName::parse(name)?,
+            format: BodyFormat::Mjml,
+            source: source.to_string(),
+        };
+        templates
+            .apply(&document, at)
+            .await
+            .with_context(|| format!("examples/templates/{name}.mjml"))?;
+    }
+    let campaigns = CampaignLibrary::new(store.clone());
+    for (id, source) in [
+        ("onboarding-nudge", include_str!("../../examples/campaigns/onboarding-nudge.yaml")),
+        ("cart-reminder", include_str!("../../examples/campaigns/cart-reminder.yaml")),
+    ] {
+        let document = CampaignDocument {
+            id: CampaignId::parse(id)?,
+            source: source.to_string(),
+        };
+        campaigns
+            .apply(&document, at)
+            .await
+            .with_context(|| format!("examples/campaigns/{id}.yaml"))?;
+    }
+    let set = campaigns.current(at).await?;
+    // Built-ins first, as the summary lists them.
+    let mut ordered: Vec<_> = set.iter().cloned().collect();
+    ordered.sort_by_key(|c| !["welcome", "getting-started"].contains(&c.id.as_str()));
+    Ok(CampaignSet::new(ordered))
+}
+
 pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let start = Utc.with_ymd_and_hms(2026, 1, 5, 8, 0, 0).single().expect("a valid start");
     let end = start + Duration::days(i64::from(options.days));
@@ -257,7 +339,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         address: EmailAddress::parse("hello@acme.example").expect("valid"),
         name: "Acme Analytics".into(),
     };
-    let campaigns = builtin_campaigns();
+    let campaigns = apply_examples(&store, start).await?;
     let mailer = LocalMailer::Outbox(OutboxMailer::new(&outbox_dir).context("cannot create the outbox")?);
     let mut keys = Vec::new();
     for (id, name, channel) in SOURCES {
@@ -591,14 +673,15 @@ impl Summary {
             "People without an email address: {}; with a mistyped one: {}\n\n",
             self.population.without_email, self.population.with_mistyped_email
         );
+        let width = self.campaigns.iter().map(|c| c.name.chars().count()).max().unwrap_or(0).max(8);
         out += &format!(
-            "{:<44} {:>9} {:>6} {:>8} {:>8}\n",
+            "{:<width$} {:>9} {:>6} {:>8} {:>8}\n",
             "Campaign", "Triggered", "Sent", "Skipped", "Pending"
         );
         for campaign in &self.campaigns {
             let skipped: usize = campaign.skipped.values().sum();
             out += &format!(
-                "{:<44} {:>9} {:>6} {:>8} {:>8}\n",
+                "{:<width$} {:>9} {:>6} {:>8} {:>8}\n",
                 campaign.name, campaign.triggered, campaign.sent, skipped, campaign.pending
             );
             for (reason, count) in &campaign.skipped {
@@ -616,7 +699,7 @@ impl Summary {
             self.pipeline.stream_batches_redelivered, self.pipeline.queue_messages_redelivered
         );
         out += &format!(
-            "Duplicate emails: {} (one per campaign and person, checked over the outbox)\n",
+            "Duplicate emails: {} (one per campaign and person, or per cart, checked over the outbox)\n",
             self.duplicate_emails
         );
         if self.dead_letter_jobs > 0 {
@@ -637,7 +720,9 @@ impl Summary {
 /// Counts `.eml` files and, from their headers, messages that went to the same recipient
 /// for the same campaign more than once.
 fn count_outbox(outbox: &Path) -> anyhow::Result<(usize, usize)> {
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    // One email per campaign and person, or per campaign, person and object for
+    // object-keyed journeys (two carts, two reminders).
+    let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
     let mut files = 0;
     for entry in std::fs::read_dir(outbox)? {
         let path = entry?.path();
@@ -652,7 +737,9 @@ fn count_outbox(outbox: &Path) -> anyhow::Result<(usize, usize)> {
                 .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
                 .unwrap_or_default()
         };
-        *seen.entry((header("To:"), header("X-Nudge-Campaign:"))).or_default() += 1;
+        *seen
+            .entry((header("To:"), header("X-Nudge-Campaign:"), header("X-Nudge-Object:")))
+            .or_default() += 1;
     }
     Ok((files, seen.values().map(|n| n - 1).sum()))
 }

@@ -7,6 +7,7 @@ mod outbox;
 mod runner;
 mod serve;
 mod templates;
+mod why;
 
 use clap::{Parser, Subcommand};
 use nudge_shared::domain::EmailAddress;
@@ -85,6 +86,13 @@ enum Command {
         #[command(subcommand)]
         command: CampaignsCommand,
     },
+    /// What a person was sent, what was not sent to them, and why.
+    Why {
+        /// The person (their userId).
+        person: String,
+        #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
+        data: PathBuf,
+    },
     /// Check, apply and list email templates (templates/*.mjml, *.html with front matter).
     Templates {
         #[command(subcommand)]
@@ -120,7 +128,7 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         people: usize,
         /// How many simulated days the demo covers.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 7)]
         days: u32,
         /// Seed for the simulation: the same seed gives the same run.
         #[arg(long, default_value_t = 7)]
@@ -204,7 +212,7 @@ fn main() -> ExitCode {
 fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Serve { .. } => "info",
-        Command::Templates { .. } | Command::Preview { .. } | Command::Campaigns { .. } => "warn",
+        Command::Templates { .. } | Command::Preview { .. } | Command::Campaigns { .. } | Command::Why { .. } => "warn",
         // The demo prints its own progress and summary.
         Command::Demo { .. } => "warn",
     }
@@ -269,6 +277,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Why { person, data } => why::why(&person, &data).await,
         Command::Campaigns { command } => match command {
             CampaignsCommand::Validate { dir, templates, data } => campaigns::validate(&dir, templates.as_deref(), &data).await,
             CampaignsCommand::Apply {

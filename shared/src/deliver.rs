@@ -349,6 +349,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
                 url: self.unsubscribe.url(&token),
                 mailto: self.unsubscribe.mailto(&token),
             }),
+            object: job.object.as_deref(),
         };
         Ok(build_message(&envelope, &content)
             .map(|raw| Composed {

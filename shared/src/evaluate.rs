@@ -5,9 +5,13 @@
 //! (`deliver`), since they depend on what the person does in between.
 
 use crate::campaigns::CampaignLibrary;
-use crate::domain::{Campaign, Condition, DedupKey, Event, Facts, MessageJob, Person, Reentry, Timer, TriggerSnapshot};
+use crate::domain::{
+    Campaign, Condition, DedupKey, Event, Facts, MessageJob, Person, Reentry, SendRecord, SendState, SkipReason, Timer, TriggerSnapshot,
+};
 use crate::error::PortError;
-use crate::ports::{AccountReader, DocumentStore, Entered, Entry, JobQueue, JourneyLog, PersonHistory, ProfileReader, TimerStore};
+use crate::ports::{
+    AccountReader, Claim, DocumentStore, Entered, Entry, JobQueue, JourneyLog, PersonHistory, ProfileReader, SendLedger, TimerStore,
+};
 use chrono::{DateTime, Duration, Utc};
 
 /// How many of a person's latest events behavior conditions look through.
@@ -86,6 +90,8 @@ pub fn plan_entry(campaign: &Campaign, event: &Event, person: &Person, instance:
 
 pub struct Evaluator<P, J, Q, T> {
     pub campaigns: CampaignLibrary<J>,
+    // The journeys store also keeps the send ledger: a person kept out by the audience is
+    // recorded there, with the reason, under the campaign's first send.
     /// Profiles, accounts and event history, for audience conditions and timezones.
     pub people: P,
     pub journeys: J,
@@ -96,7 +102,7 @@ pub struct Evaluator<P, J, Q, T> {
 impl<P, J, Q, T> Evaluator<P, J, Q, T>
 where
     P: ProfileReader + AccountReader + PersonHistory,
-    J: JourneyLog + DocumentStore,
+    J: JourneyLog + DocumentStore + SendLedger,
     Q: JobQueue,
     T: TimerStore,
 {
@@ -133,6 +139,7 @@ where
                 now: event.timestamp,
             };
             if let Some(failed) = audience_failure(campaign, &facts) {
+                self.record_not_entered(campaign, event, &failed, now).await?;
                 plan.not_entered.push((campaign.id.clone(), NotEntered::Audience(failed)));
                 continue;
             }
@@ -149,6 +156,39 @@ where
             self.queue.enqueue(&plan.send_now).await?;
         }
         Ok(plan)
+    }
+
+    /// Records, under the campaign's first send, that the person was not in its audience:
+    /// `nudge why` and the admin API show it. Once per trigger (the claim guards it).
+    async fn record_not_entered(&self, campaign: &Campaign, event: &Event, failed: &str, now: DateTime<Utc>) -> Result<(), PortError> {
+        let Some((_, send_id, _)) = campaign.sends().next() else {
+            return Ok(());
+        };
+        let (entry, _) = entry_for(campaign, event);
+        let job = MessageJob {
+            dedup_key: DedupKey::for_step(&campaign.id, &send_id, &event.person_id, &entry.instance),
+            campaign_id: campaign.id.clone(),
+            step: send_id,
+            person_id: event.person_id.clone(),
+            object: campaign.object_of(event),
+            trigger: TriggerSnapshot::from(event),
+            created_at: now,
+        };
+        if self.journeys.claim(&job, now, Duration::minutes(10)).await? != Claim::Acquired {
+            return Ok(());
+        }
+        let record = SendRecord {
+            dedup_key: job.dedup_key,
+            person_id: job.person_id,
+            campaign_id: job.campaign_id,
+            state: SendState::Skipped {
+                at: now,
+                reason: SkipReason::AudienceMismatch {
+                    detail: failed.to_string(),
+                },
+            },
+        };
+        self.journeys.settle(&record).await
     }
 }
 

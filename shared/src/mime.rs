@@ -32,6 +32,21 @@ pub struct Envelope<'a> {
     pub date: DateTime<Utc>,
     /// Marketing mail: where `List-Unsubscribe` points (RFC 2369 / RFC 8058 one-click).
     pub list_unsubscribe: Option<ListUnsubscribe>,
+    /// The object of an object-keyed journey (a cart id), as `X-Nudge-Object`.
+    pub object: Option<&'a str>,
+}
+
+/// Data as a header value: letters, digits and `-._:` as they are, anything else `%XX`.
+fn header_safe(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._:".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// The targets of `List-Unsubscribe`: an https URL that takes the one-click POST, and
@@ -75,6 +90,9 @@ pub fn build_message(envelope: &Envelope<'_>, content: &RenderedMessage) -> Resu
         .message_id(Some(format!("<{}@{}>", envelope.dedup_key, domain)))
         .header(NudgeCampaign(envelope.campaign.to_string()))
         .header(NudgeDedupKey(envelope.dedup_key.to_string()));
+    if let Some(object) = envelope.object {
+        message = message.header(NudgeObject(header_safe(object)));
+    }
     if let Some(reply_to) = &content.reply_to {
         message = message.reply_to(mailbox(None, reply_to)?);
     }
@@ -115,6 +133,7 @@ macro_rules! nudge_header {
 
 nudge_header!(NudgeCampaign, "X-Nudge-Campaign");
 nudge_header!(NudgeDedupKey, "X-Nudge-Dedup-Key");
+nudge_header!(NudgeObject, "X-Nudge-Object");
 nudge_header!(ListUnsubscribeHeader, "List-Unsubscribe");
 nudge_header!(ListUnsubscribePost, "List-Unsubscribe-Post");
 
@@ -144,6 +163,7 @@ mod tests {
             campaign: &campaign,
             date: Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap(),
             list_unsubscribe,
+            object: Some("cart 7\r\nBcc: x"),
         };
         let content = RenderedMessage {
             subject: subject.into(),
@@ -183,6 +203,10 @@ mod tests {
         assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
         assert!(raw.contains("Reply-To: help@acme.test"));
         assert!(!build(None, "Hi").contains("List-Unsubscribe"), "transactional mail has none");
+        assert!(
+            raw.contains("X-Nudge-Object: cart%207%0D%0ABcc:%20x"),
+            "object ids from data are encoded: {raw}"
+        );
     }
 
     #[test]

@@ -63,8 +63,39 @@ fn demo_writes_an_outbox_and_a_summary_with_no_duplicate_email() {
         let raw = std::fs::read_to_string(file).unwrap();
         assert!(raw.contains("From: \"Acme Analytics\" <hello@acme.example>"));
     }
+    // `nudge why` explains a person from the demo's database.
+    let why = nudge().args(["why", "user-00001", "--data"]).arg(out.path()).output().unwrap();
+    let explained = String::from_utf8_lossy(&why.stdout);
+    assert!(why.status.success(), "{}", String::from_utf8_lossy(&why.stderr));
+    assert!(
+        explained.starts_with("user-00001: first seen") && explained.contains("welcome"),
+        "{explained}"
+    );
+    let total_explained: usize = (1..=40)
+        .map(|n| {
+            let out = nudge()
+                .args(["why", &format!("user-{n:05}"), "--data"])
+                .arg(out.path())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.contains("  sent ") || l.contains("skipped "))
+                .count()
+        })
+        .sum();
+    let settled: u64 = summary["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sent"].as_u64().unwrap() + c["skipped"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>())
+        .sum();
+    assert_eq!(
+        total_explained as u64, settled,
+        "every send and skip in the summary is explained per person"
+    );
     // Every message, parsed back by Python's `email` package: an independent MIME reader.
-    let checked = check_mime(&files, &["getting-started"]);
+    let checked = check_mime(&files, &["getting-started", "cart-reminder", "onboarding-nudge"]);
     assert_eq!(checked["messages"].as_u64(), Some(files.len() as u64), "{checked}");
     assert!(
         checked["campaigns"]["getting-started"].as_u64().unwrap() > 0,

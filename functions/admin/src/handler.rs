@@ -8,7 +8,9 @@ mod templates;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::http::Method;
 use nudge_shared::adapters::aws::apigw::{body_bytes, header, json_response, percent_decode};
-use nudge_shared::domain::{CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, Source, SourceId, TemplateName};
+use nudge_shared::domain::{
+    CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, SendState, Source, SourceId, TemplateName,
+};
 use nudge_shared::ports::{
     AccountReader, Catalog, Eraser, PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, TemplateStore, Upserted,
 };
@@ -64,6 +66,7 @@ pub enum AdminError {
 enum Route {
     CreateSource,
     ShowPerson(PersonId),
+    PersonMessages(PersonId),
     ErasePerson(PersonId),
     PutContent(Collection, ItemId),
     ShowContent(Collection, ItemId),
@@ -83,6 +86,7 @@ where
     let result = match authorize(&deps.auth, &request).and_then(|()| route_for(&request)) {
         Ok(Route::CreateSource) => create_source(deps, &request).await.map(|body| (201, body)),
         Ok(Route::ShowPerson(id)) => show_person(&deps.people, &id).await.map(|body| (200, body)),
+        Ok(Route::PersonMessages(id)) => person_messages(&deps.people, &id).await.map(|body| (200, body)),
         Ok(Route::ErasePerson(id)) => erase_person(&deps.people, &id).await.map(|body| (200, body)),
         Ok(Route::PutContent(collection, id)) => put_content(deps, collection, id, &request).await,
         Ok(Route::ShowContent(collection, id)) => show_content(&deps.people, &collection, &id).await.map(|body| (200, body)),
@@ -132,12 +136,21 @@ fn route_for(request: &ApiGatewayV2httpRequest) -> Result<Route, AdminError> {
             _ => Err(not_found()),
         };
     }
-    let id = path
-        .strip_prefix("/v1/admin/people/")
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-        .ok_or_else(not_found)?;
-    let id = percent_decode(id);
-    let id = PersonId::parse(&id).map_err(|e| AdminError::Invalid(e.within("userId")))?;
+    let rest = path.strip_prefix("/v1/admin/people/").ok_or_else(not_found)?;
+    let (id, messages) = match rest.strip_suffix("/messages") {
+        Some(id) => (id, true),
+        None => (rest, false),
+    };
+    if id.is_empty() || id.contains('/') {
+        return Err(not_found());
+    }
+    let id = PersonId::parse(&percent_decode(id)).map_err(|e| AdminError::Invalid(e.within("userId")))?;
+    if messages {
+        return match *method {
+            Method::GET => Ok(Route::PersonMessages(id)),
+            _ => Err(not_found()),
+        };
+    }
     match *method {
         Method::GET => Ok(Route::ShowPerson(id)),
         Method::DELETE => Ok(Route::ErasePerson(id)),
@@ -196,6 +209,33 @@ async fn show_person<P: ProfileReader + PersonHistory + SendLedger + AccountRead
     }
     let preferences = people.preferences(id).await?;
     Ok(json!({ "person": person, "accounts": accounts, "events": events, "messages": messages, "preferences": preferences }))
+}
+
+/// What was sent to the person, what was skipped and why, newest first.
+async fn person_messages<P: ProfileReader + SendLedger>(people: &P, id: &PersonId) -> Result<Value, AdminError> {
+    if people.person(id).await?.is_none() {
+        return Err(AdminError::NoSuchPerson(id.to_string()));
+    }
+    let mut messages = people.sends_to(id).await?;
+    messages.sort_by_key(|record| std::cmp::Reverse(settled_at(&record.state)));
+    let explained: Vec<Value> = messages
+        .iter()
+        .map(|record| {
+            let why = match &record.state {
+                SendState::Skipped { reason, .. } => Some(reason.to_string()),
+                SendState::Failed { detail, .. } => Some(detail.clone()),
+                _ => None,
+            };
+            json!({ "campaign": record.campaign_id, "state": record.state.label(), "at": settled_at(&record.state), "why": why, "record": record })
+        })
+        .collect();
+    Ok(json!({ "person": id, "messages": explained }))
+}
+
+fn settled_at(state: &SendState) -> chrono::DateTime<chrono::Utc> {
+    match state {
+        SendState::Claimed { at } | SendState::Sent { at, .. } | SendState::Skipped { at, .. } | SendState::Failed { at, .. } => *at,
+    }
 }
 
 async fn erase_person<P: Eraser>(people: &P, id: &PersonId) -> Result<Value, AdminError> {

@@ -7,7 +7,7 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use nudge_shared::adapters::aws::item::change_from_stream_record;
 use nudge_shared::domain::Changed;
 use nudge_shared::evaluate::{Evaluator, NotEntered};
-use nudge_shared::ports::{AccountReader, DocumentStore, JobQueue, JourneyLog, PersonHistory, ProfileReader, TimerStore};
+use nudge_shared::ports::{AccountReader, DocumentStore, JobQueue, JourneyLog, PersonHistory, ProfileReader, SendLedger, TimerStore};
 use nudge_shared::{Clock, PortError};
 use tracing::{error, info};
 
@@ -20,7 +20,7 @@ pub struct EvaluatorDeps<P, J, Q, T, C> {
 pub trait People: ProfileReader + AccountReader + PersonHistory {}
 impl<S: ProfileReader + AccountReader + PersonHistory> People for S {}
 
-pub async fn handle<P: People, J: JourneyLog + DocumentStore, Q: JobQueue, T: TimerStore, C: Clock>(
+pub async fn handle<P: People, J: JourneyLog + DocumentStore + SendLedger, Q: JobQueue, T: TimerStore, C: Clock>(
     deps: &EvaluatorDeps<P, J, Q, T, C>,
     batch: StreamBatch,
 ) -> DynamoDbEventResponse {
@@ -40,7 +40,7 @@ pub async fn handle<P: People, J: JourneyLog + DocumentStore, Q: JobQueue, T: Ti
 /// Evaluates changes in order and stops at the first failure, returning its position: a
 /// stream is retried from the first failed record, so nothing after it may count as done.
 /// Records that carry no change (profile updates, send records, ...) pass through.
-pub async fn process<P: People, J: JourneyLog + DocumentStore, Q: JobQueue, T: TimerStore, C: Clock>(
+pub async fn process<P: People, J: JourneyLog + DocumentStore + SendLedger, Q: JobQueue, T: TimerStore, C: Clock>(
     deps: &EvaluatorDeps<P, J, Q, T, C>,
     changes: impl IntoIterator<Item = (String, Result<Option<Changed>, PortError>)>,
 ) -> Option<String> {

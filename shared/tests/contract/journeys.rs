@@ -241,7 +241,7 @@ pub async fn the_audience_is_checked_on_entry_and_a_branch_when_it_is_reached(ba
     world.event("quiet", "logged_in", 2 * 24 * 60 + 30, json!({})).await;
     world.advance_to(2 * 24 * 60).await;
     world.advance_to(3 * 24 * 60).await;
-    assert_eq!(world.outcomes("free").await, Vec::<String>::new());
+    assert_eq!(world.outcomes("free").await, ["audience_mismatch"], "kept out, and recorded why");
     assert_eq!(world.outcomes("active").await, ["branch_exit"]);
     assert_eq!(world.outcomes("quiet").await, ["sent"]);
 }

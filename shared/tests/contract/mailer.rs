@@ -24,6 +24,7 @@ pub async fn a_raw_message_arrives_intact(backend: impl Backend) {
             url: "https://nudge.test/u/abc.def".into(),
             mailto: None,
         }),
+        object: None,
     };
     let content = RenderedMessage {
         subject: "Welcome, Ada".into(),

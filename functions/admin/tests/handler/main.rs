@@ -405,3 +405,30 @@ async fn preview_says_which_value_is_missing_and_who_is_unknown() {
     .await;
     assert_eq!(nobody.status_code, 404);
 }
+
+#[tokio::test]
+async fn a_persons_messages_say_what_was_skipped_and_why() {
+    let deps = deps();
+    a_customer(&deps).await;
+    // Settle the customer's claimed send as skipped by the frequency cap.
+    let id = PersonId::parse("user+1").unwrap();
+    let mut record = deps.people.sends_to(&id).await.unwrap().remove(0);
+    record.state = nudge_shared::domain::SendState::Skipped {
+        at: nudge_shared::Clock::now(&clock()),
+        reason: nudge_shared::domain::SkipReason::FrequencyCapped {
+            limit: 2,
+            window: "24h".into(),
+        },
+    };
+    deps.people.settle(&record).await.unwrap();
+    let mut request = fixture(include_bytes!("../../fixtures/get-person.json"));
+    request.raw_path = Some("/v1/admin/people/user%2B1/messages".into());
+    let response = handle(&deps, request.clone()).await;
+    assert_eq!(response.status_code, 200, "{:?}", body(&response));
+    let messages = &body(&response)["messages"];
+    assert_eq!(messages[0]["state"], "skipped");
+    assert_eq!(messages[0]["campaign"], "welcome");
+    assert_eq!(messages[0]["why"], "frequency cap: 2 marketing emails per 24h reached");
+    request.raw_path = Some("/v1/admin/people/nobody/messages".into());
+    assert_eq!(handle(&deps, request).await.status_code, 404);
+}
