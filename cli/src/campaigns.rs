@@ -181,3 +181,29 @@ pub async fn list(data: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+pub async fn stats(data: &Path) -> anyhow::Result<()> {
+    use nudge_shared::ports::CampaignStatistics;
+    let store = open_local(data)?;
+    let library = CampaignLibrary::new(store.clone());
+    println!(
+        "{:<28} {:>8} {:>6} {:>9} {:>8} {:>7}  skipped by reason",
+        "campaign", "entered", "sent", "converted", "skipped", "failed"
+    );
+    for campaign in library.current(SystemClock.now()).await?.iter() {
+        let stats = store.campaign_stats(&campaign.id).await?;
+        let skipped: u64 = stats.skipped.values().sum();
+        let reasons: Vec<String> = stats.skipped.iter().map(|(reason, n)| format!("{reason} {n}")).collect();
+        println!(
+            "{:<28} {:>8} {:>6} {:>9} {:>8} {:>7}  {}",
+            campaign.id.as_str(),
+            stats.entered,
+            stats.sent,
+            stats.converted(),
+            skipped,
+            stats.failed,
+            reasons.join(", ")
+        );
+    }
+    Ok(())
+}

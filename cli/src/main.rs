@@ -167,6 +167,11 @@ enum CampaignsCommand {
         #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
         data: PathBuf,
     },
+    /// Per campaign: people entered, sent, converted (goal reached), skipped by reason, failed.
+    Stats {
+        #[arg(long, default_value = ".nudge", env = "NUDGE_DATA")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -290,6 +295,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 None => campaigns::apply_local(&dir, templates.as_deref(), &data).await,
             },
             CampaignsCommand::List { data } => campaigns::list(&data).await,
+            CampaignsCommand::Stats { data } => campaigns::stats(&data).await,
         },
         Command::Templates { command } => match command {
             TemplatesCommand::Check { dir } => templates::check(&dir),

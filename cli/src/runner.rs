@@ -119,6 +119,7 @@ impl LocalPipeline {
                 sources: store.clone(),
                 people: store.clone(),
                 templates: TemplateLibrary::new(store.clone()),
+                campaigns: CampaignLibrary::new(store.clone()),
                 clock: clock.clone(),
                 auth: AdminAuth::Key(admin_key),
                 company: sending.identity.name.clone(),

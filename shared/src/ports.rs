@@ -356,3 +356,26 @@ pub trait JourneyLog: Send + Sync {
     /// is older than `gap` (re-entry every N days).
     fn enter(&self, entry: &Entry, gap: Option<Duration>) -> impl Future<Output = Result<Entered, PortError>> + Send;
 }
+
+/// How a campaign is doing: people who entered, and what became of its sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CampaignStats {
+    pub entered: u64,
+    pub sent: u64,
+    pub failed: u64,
+    /// Skipped sends by reason label (`goal_reached`, `frequency_capped`, …).
+    pub skipped: std::collections::BTreeMap<String, u64>,
+}
+
+impl CampaignStats {
+    /// Journeys that reached the goal before a send: conversions.
+    pub fn converted(&self) -> u64 {
+        self.skipped.get("goal_reached").copied().unwrap_or_default()
+    }
+}
+
+/// Per-campaign counts. On DynamoDB, counters updated in the same transaction as the entry
+/// or the settled send; embedded, counted from the tables.
+pub trait CampaignStatistics: Send + Sync {
+    fn campaign_stats(&self, campaign: &crate::domain::CampaignId) -> impl Future<Output = Result<CampaignStats, PortError>> + Send;
+}

@@ -187,6 +187,7 @@ impl Stack {
             sources: self.store.clone(),
             people: self.store.clone(),
             templates: TemplateLibrary::new(self.store.clone()),
+            campaigns: CampaignLibrary::new(self.store.clone()),
             clock: self.clock.clone(),
             auth: AdminAuth::Key(Secret::new("ak_fixture_admin").hash()),
             company: "Acme".into(),

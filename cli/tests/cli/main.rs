@@ -94,6 +94,17 @@ fn demo_writes_an_outbox_and_a_summary_with_no_duplicate_email() {
         total_explained as u64, settled,
         "every send and skip in the summary is explained per person"
     );
+    // `nudge campaigns stats` agrees with the summary.
+    let stats = nudge().args(["campaigns", "stats", "--data"]).arg(out.path()).output().unwrap();
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    for campaign in summary["campaigns"].as_array().unwrap() {
+        let line = stats
+            .lines()
+            .find(|l| l.starts_with(campaign["id"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("{stats}"));
+        let sent: u64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert_eq!(sent, campaign["sent"].as_u64().unwrap(), "{line}");
+    }
     // Every message, parsed back by Python's `email` package: an independent MIME reader.
     let checked = check_mime(&files, &["getting-started", "cart-reminder", "onboarding-nudge"]);
     assert_eq!(checked["messages"].as_u64(), Some(files.len() as u64), "{checked}");

@@ -3,16 +3,19 @@
 //! sources, shows or erases a person, maintains the content catalog, and saves and
 //! previews templates (`templates.rs`). Write keys never reach it.
 
+mod campaigns;
 mod templates;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::http::Method;
 use nudge_shared::adapters::aws::apigw::{body_bytes, header, json_response, percent_decode};
+use nudge_shared::campaigns::{CampaignError, CampaignLibrary};
 use nudge_shared::domain::{
-    CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, SendState, Source, SourceId, TemplateName,
+    CampaignId, CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, SendState, Source, SourceId, TemplateName,
 };
 use nudge_shared::ports::{
-    AccountReader, Catalog, Eraser, PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, TemplateStore, Upserted,
+    AccountReader, CampaignStatistics, Catalog, DocumentStore, Eraser, PersonHistory, PreferenceStore, ProfileReader, SendLedger,
+    SourceDirectory, Upserted,
 };
 use nudge_shared::template::TemplateError;
 use nudge_shared::templates::TemplateLibrary;
@@ -27,6 +30,7 @@ pub struct AdminDeps<S, P, T, C> {
     pub sources: S,
     pub people: P,
     pub templates: TemplateLibrary<T>,
+    pub campaigns: CampaignLibrary<T>,
     pub clock: C,
     pub auth: AdminAuth,
     /// For previews: `{{ company }}` and `{{ postal_address }}`.
@@ -55,6 +59,8 @@ pub enum AdminError {
     NoSuchTemplate(String),
     #[error("template: {0}")]
     Template(TemplateError),
+    #[error("campaign: {0}")]
+    Campaign(CampaignError),
     #[error("admin routes need the admin credential")]
     Unauthorized,
     #[error("invalid {0}")]
@@ -71,6 +77,8 @@ enum Route {
     PutContent(Collection, ItemId),
     ShowContent(Collection, ItemId),
     ListTemplates,
+    ListCampaigns,
+    SaveCampaign(CampaignId),
     ShowTemplate(TemplateName),
     SaveTemplate(TemplateName),
     Preview,
@@ -79,8 +87,8 @@ enum Route {
 pub async fn handle<S, P, T, C>(deps: &AdminDeps<S, P, T, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
 where
     S: SourceDirectory,
-    P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader + Catalog + PreferenceStore,
-    T: TemplateStore,
+    P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader + Catalog + PreferenceStore + CampaignStatistics,
+    T: DocumentStore,
     C: Clock,
 {
     let result = match authorize(&deps.auth, &request).and_then(|()| route_for(&request)) {
@@ -91,6 +99,8 @@ where
         Ok(Route::PutContent(collection, id)) => put_content(deps, collection, id, &request).await,
         Ok(Route::ShowContent(collection, id)) => show_content(&deps.people, &collection, &id).await.map(|body| (200, body)),
         Ok(Route::ListTemplates) => templates::list(deps).await.map(|body| (200, body)),
+        Ok(Route::ListCampaigns) => campaigns::list(deps).await.map(|body| (200, body)),
+        Ok(Route::SaveCampaign(id)) => campaigns::save(deps, id, &request).await,
         Ok(Route::ShowTemplate(name)) => templates::show(deps, &name).await.map(|body| (200, body)),
         Ok(Route::SaveTemplate(name)) => templates::save(deps, name, &request).await,
         Ok(Route::Preview) => templates::render_preview(deps, &request).await.map(|body| (200, body)),
@@ -112,8 +122,16 @@ fn route_for(request: &ApiGatewayV2httpRequest) -> Result<Route, AdminError> {
     match (path, method) {
         ("/v1/admin/sources", &Method::POST) => return Ok(Route::CreateSource),
         ("/v1/admin/templates", &Method::GET) => return Ok(Route::ListTemplates),
+        ("/v1/admin/campaigns", &Method::GET) => return Ok(Route::ListCampaigns),
         ("/v1/admin/preview", &Method::POST) => return Ok(Route::Preview),
         _ => {}
+    }
+    if let Some(id) = path.strip_prefix("/v1/admin/campaigns/") {
+        let id = CampaignId::parse(&percent_decode(id)).map_err(|e| AdminError::Invalid(e.within("id")))?;
+        return match *method {
+            Method::PUT => Ok(Route::SaveCampaign(id)),
+            _ => Err(not_found()),
+        };
     }
     if let Some(name) = path.strip_prefix("/v1/admin/templates/") {
         let name = TemplateName::parse(&percent_decode(name)).map_err(|e| AdminError::Invalid(e.within("name")))?;
@@ -317,6 +335,7 @@ pub fn error_response(error: &AdminError) -> ApiGatewayV2httpResponse {
         AdminError::NoSuchPerson(_) | AdminError::NoSuchTemplate(_) => (404, "not_found"),
         AdminError::Template(TemplateError::Syntax { .. }) => (400, "invalid_template"),
         AdminError::Template(TemplateError::Render { .. }) => (422, "render_failed"),
+        AdminError::Campaign(_) => (400, "invalid_campaign"),
         AdminError::Unauthorized => (401, "unauthorized"),
         AdminError::Invalid(_) => (400, "invalid_request"),
         AdminError::Store(port) if port.is_retryable() => (503, "unavailable"),
@@ -334,6 +353,11 @@ pub fn error_response(error: &AdminError) -> ApiGatewayV2httpResponse {
             body["error"]["column"] = json!(column);
         }
         AdminError::Template(TemplateError::Render { part, .. }) => body["error"]["field"] = json!(part),
+        AdminError::Campaign(error) => {
+            body["error"]["field"] = json!("source");
+            body["error"]["line"] = json!(error.line);
+            body["error"]["column"] = json!(error.column);
+        }
         _ => {}
     }
     json_response(status, body)

@@ -6,6 +6,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use nudge_fn_admin::{handle, AdminAuth, AdminDeps};
 use nudge_shared::adapters::aws::{load_sdk_config, DynamoStore};
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::config::{optional_env, required_env, ConfigError};
 use nudge_shared::templates::TemplateLibrary;
 use nudge_shared::SystemClock;
@@ -41,7 +42,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Arc::new(AdminDeps {
         sources: store.clone(),
         people: store.clone(),
-        templates: TemplateLibrary::new(store),
+        templates: TemplateLibrary::new(store.clone()),
+        campaigns: CampaignLibrary::new(store),
         clock: SystemClock,
         auth: AdminAuth::Iam,
         company: config.company,

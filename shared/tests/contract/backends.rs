@@ -4,8 +4,8 @@ use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
 use nudge_shared::domain::EmailAddress;
 use nudge_shared::ports::{
-    AccountReader, Catalog, ChangeFeed, DocumentStore, Eraser, EventLog, JobQueue, JobSource, JourneyLog, Mailer, MessageArchive,
-    PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, SuppressionList, TimerStore,
+    AccountReader, CampaignStatistics, Catalog, ChangeFeed, DocumentStore, Eraser, EventLog, JobQueue, JobSource, JourneyLog, Mailer,
+    MessageArchive, PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, SuppressionList, TimerStore,
 };
 use nudge_shared::VirtualClock;
 use std::sync::Arc;
@@ -25,6 +25,7 @@ pub trait Backend {
         + PreferenceStore
         + MessageArchive
         + JourneyLog
+        + CampaignStatistics
         + Clone
         + 'static;
     type Feed: ChangeFeed;

@@ -11,7 +11,7 @@ use nudge_shared::domain::{Campaign, CampaignSet, PersonId, SendState};
 use nudge_shared::evaluate::{Evaluator, NotEntered, Plan};
 use nudge_shared::guardrails::{Guardrails, QuietHours};
 use nudge_shared::mime::SenderIdentity;
-use nudge_shared::ports::{Entered, Entry, EventLog, JobSource, JourneyLog, SendLedger};
+use nudge_shared::ports::{CampaignStatistics, Entered, Entry, EventLog, JobSource, JourneyLog, SendLedger};
 use nudge_shared::schedule::Scheduler;
 use nudge_shared::templates::TemplateLibrary;
 use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret};
@@ -293,6 +293,12 @@ pub async fn the_frequency_cap_holds_across_campaigns_and_spares_transactional_m
         ["frequency_capped", "sent", "sent", "sent"],
         "two marketing emails a day, the receipt regardless"
     );
+    let third = backend
+        .store()
+        .campaign_stats(&nudge_shared::domain::CampaignId::parse("third").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(third.skipped.get("frequency_capped"), Some(&1), "{third:?}");
     assert_eq!(backend.delivered().await.len(), 3);
 }
 

@@ -7,6 +7,7 @@ use aws_lambda_events::encodings::Body;
 use chrono::{Duration, TimeZone, Utc};
 use nudge_fn_admin::{handle, AdminAuth, AdminDeps};
 use nudge_shared::adapters::embedded::EmbeddedStore;
+use nudge_shared::campaigns::CampaignLibrary;
 use nudge_shared::domain::{
     CampaignId, DedupKey, EmailAddress, Event, EventKind, EventName, MessageId, MessageJob, PersonId, Secret, TriggerSnapshot,
 };
@@ -32,7 +33,8 @@ fn deps_with(auth: AdminAuth) -> Deps {
     AdminDeps {
         sources: store.clone(),
         people: store.clone(),
-        templates: TemplateLibrary::new(store),
+        templates: TemplateLibrary::new(store.clone()),
+        campaigns: CampaignLibrary::new(store),
         clock,
         auth,
         company: "Acme".into(),
@@ -431,4 +433,49 @@ async fn a_persons_messages_say_what_was_skipped_and_why() {
     assert_eq!(messages[0]["why"], "frequency cap: 2 marketing emails per 24h reached");
     request.raw_path = Some("/v1/admin/people/nobody/messages".into());
     assert_eq!(handle(&deps, request).await.status_code, 404);
+}
+
+#[tokio::test]
+async fn campaigns_are_saved_with_versions_refused_with_their_line_and_listed_with_stats() {
+    let deps = deps();
+    let yaml = "id: winback\nname: Win back\ntrigger: { event: churned }\nsteps:\n  - wait: 7d\n  - send: { template: welcome }\n";
+    let put = |id: &str, source: &str| {
+        let mut request = fixture(include_bytes!("../../fixtures/put-template.json"));
+        request.raw_path = Some(format!("/v1/admin/campaigns/{id}"));
+        request.body = Some(json!({ "source": source }).to_string());
+        request
+    };
+    let saved = handle(&deps, put("winback", yaml)).await;
+    assert_eq!(
+        (saved.status_code, body(&saved)["version"].clone()),
+        (201, json!(1)),
+        "{:?}",
+        body(&saved)
+    );
+    let broken = handle(&deps, put("winback", &yaml.replace("wait: 7d", "wait: a week"))).await;
+    assert_eq!(broken.status_code, 400);
+    let error = &body(&broken)["error"];
+    assert_eq!(
+        (error["code"].as_str(), error["line"].as_u64()),
+        (Some("invalid_campaign"), Some(5)),
+        "{error}"
+    );
+    let renamed = handle(&deps, put("other", yaml)).await;
+    assert_eq!(
+        (renamed.status_code, body(&renamed)["error"]["field"].clone()),
+        (400, json!("source"))
+    );
+
+    let mut list = fixture(include_bytes!("../../fixtures/get-person.json"));
+    list.raw_path = Some("/v1/admin/campaigns".into());
+    let listed = body(&handle(&deps, list).await);
+    let ids: Vec<&str> = listed["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["winback", "welcome", "getting-started"]);
+    assert_eq!(listed["campaigns"][0]["version"], 1);
+    assert_eq!(listed["campaigns"][0]["stats"]["entered"], 0);
 }

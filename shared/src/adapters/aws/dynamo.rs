@@ -8,16 +8,16 @@ use super::item::{
 };
 use super::sdk_error;
 use crate::domain::{
-    Account, CatalogItem, Collection, DedupKey, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId, Preferences,
-    SecretHash, SendRecord, SendState, Source, Timer,
+    Account, CampaignId, CatalogItem, Collection, DedupKey, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId,
+    Preferences, SecretHash, SendRecord, SendState, Source, Timer,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Catalog, Claim, DocumentKind, DocumentStore, Entered, Entry, Erased, Eraser, EventLog, JourneyLog, MessageArchive,
-    PersonHistory, PreferenceStore, ProfileReader, Recorded, SavedVersion, SendLedger, SourceDirectory, SuppressionList, TimerStore,
-    Upserted, VersionedDocument,
+    AccountReader, CampaignStatistics, CampaignStats, Catalog, Claim, DocumentKind, DocumentStore, Entered, Entry, Erased, Eraser,
+    EventLog, JourneyLog, MessageArchive, PersonHistory, PreferenceStore, ProfileReader, Recorded, SavedVersion, SendLedger,
+    SourceDirectory, SuppressionList, TimerStore, Upserted, VersionedDocument,
 };
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, Update, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 use serde::{de::DeserializeOwned, Serialize};
@@ -312,10 +312,11 @@ impl SendLedger for DynamoStore {
             claimed_at,
             record: record.clone(),
         };
+        let mut writes = vec![self.put(to_item(&settled), None, None)?];
+        writes.extend(self.count(&record.campaign_id, item::stats_counter(&record.state))?);
         self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&settled)))
+            .transact_write_items()
+            .set_transact_items(Some(writes))
             .send()
             .await
             .map_err(|e| sdk_error("DynamoDB", e))?;
@@ -575,6 +576,51 @@ impl DocumentStore for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// One more on a campaign's `counter`, as a write of a transaction.
+    fn count(&self, campaign: &CampaignId, counter: Option<String>) -> Result<Option<TransactWriteItem>, PortError> {
+        let Some(counter) = counter else {
+            return Ok(None);
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(item::stats_pk(campaign)))
+            .key("sk", s(item::STATS_SK))
+            .update_expression("SET #type = :type ADD #counter :one")
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_names("#counter", counter)
+            .expression_attribute_values(":type", s("stats"))
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(|e| PortError::unavailable("DynamoDB", e))?;
+        Ok(Some(TransactWriteItem::builder().update(update).build()))
+    }
+}
+
+impl CampaignStatistics for DynamoStore {
+    async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats, PortError> {
+        let mut stats = CampaignStats::default();
+        let Some(found) = self.get(item::stats_pk(campaign), item::STATS_SK).await? else {
+            return Ok(stats);
+        };
+        for (name, value) in found {
+            let AttributeValue::N(number) = value else { continue };
+            let count: u64 = number.parse().map_err(|e| PortError::corrupt("campaign stats", e))?;
+            match name.as_str() {
+                "entered" => stats.entered = count,
+                "sent" => stats.sent = count,
+                "failed" => stats.failed = count,
+                other => {
+                    if let Some(reason) = other.strip_prefix("skipped_") {
+                        stats.skipped.insert(reason.to_string(), count);
+                    }
+                }
+            }
+        }
+        Ok(stats)
+    }
+}
+
 impl JourneyLog for DynamoStore {
     async fn enter(&self, entry: &Entry, gap: Option<Duration>) -> Result<Entered, PortError> {
         let sk = item::entry_sk(&entry.campaign, &entry.scope);
@@ -595,19 +641,20 @@ impl JourneyLog for DynamoStore {
                 entered_at: entry.at,
                 times,
             };
-            let mut put = self
-                .client
-                .put_item()
+            let mut put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(to_item(&row)))
                 .condition_expression(condition);
             if let Some(old) = &found {
                 put = put.expression_attribute_values(":old", s(old.instance.clone()));
             }
-            match put.send().await {
+            let put = put.build().map_err(|e| PortError::unavailable("DynamoDB", e))?;
+            let mut writes = vec![TransactWriteItem::builder().put(put).build()];
+            writes.extend(self.count(&entry.campaign, Some("entered".into()))?);
+            match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
                 Ok(_) => return Ok(Entered::New),
                 // Another delivery entered first: read again and decide on what it wrote.
-                Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => continue,
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_transaction_canceled_exception()) => continue,
                 Err(error) => return Err(sdk_error("DynamoDB", error)),
             }
         }

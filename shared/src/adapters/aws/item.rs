@@ -20,6 +20,7 @@
 //! | preferences  | `P#<person>`       | `PREFERENCES`               | `preferences` |
 //! | archived message | `P#<person>`   | `H#<dedup key>`             | `archive` |
 //! | campaign entry | `P#<person>`     | `N#<campaign>#<scope>`      | `entry` |
+//! | campaign stats | `STATS#<campaign>` | `STATS`                   | `stats` (counters) |
 //!
 //! The stream's event source mapping filters on `INSERT` of `type = event` or `content`,
 //! so the evaluator sees only new events and new catalog items.
@@ -432,4 +433,21 @@ pub struct EntryItem {
     pub entered_at: DateTime<Utc>,
     /// How many times the person entered in this scope.
     pub times: u64,
+}
+
+pub fn stats_pk(campaign: &CampaignId) -> String {
+    format!("STATS#{campaign}")
+}
+
+pub const STATS_SK: &str = "STATS";
+
+/// The counter a settled send adds one to: `sent`, `failed` or `skipped_<reason>`.
+pub fn stats_counter(state: &crate::domain::SendState) -> Option<String> {
+    use crate::domain::SendState;
+    match state {
+        SendState::Sent { .. } => Some("sent".into()),
+        SendState::Failed { .. } => Some("failed".into()),
+        SendState::Skipped { reason, .. } => Some(format!("skipped_{}", reason.label())),
+        SendState::Claimed { .. } => None,
+    }
 }

@@ -3,14 +3,14 @@
 //! timers. Each port method is one transaction; `synchronous=FULL` makes a commit durable.
 
 use crate::domain::{
-    Account, CatalogItem, Changed, Collection, DedupKey, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person, PersonId,
-    Preferences, SecretHash, SendRecord, SendState, Source, Timer,
+    Account, CampaignId, CatalogItem, Changed, Collection, DedupKey, EmailAddress, Event, EventKind, GroupId, ItemId, MessageJob, Person,
+    PersonId, Preferences, SecretHash, SendRecord, SendState, Source, Timer,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Catalog, Change, ChangeFeed, Claim, DocumentKind, DocumentStore, Entered, Entry, Erased, Eraser, EventLog, JobQueue,
-    JobSource, JourneyLog, MessageArchive, PersonHistory, PreferenceStore, ProfileReader, QueuedMessage, Recorded, SavedVersion,
-    SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted, VersionedDocument,
+    AccountReader, CampaignStatistics, CampaignStats, Catalog, Change, ChangeFeed, Claim, DocumentKind, DocumentStore, Entered, Entry,
+    Erased, Eraser, EventLog, JobQueue, JobSource, JourneyLog, MessageArchive, PersonHistory, PreferenceStore, ProfileReader,
+    QueuedMessage, Recorded, SavedVersion, SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted, VersionedDocument,
 };
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
@@ -830,6 +830,44 @@ fn current_document(tx: &rusqlite::Transaction<'_>, kind: DocumentKind, name: &s
 
 fn time_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl CampaignStatistics for EmbeddedStore {
+    async fn campaign_stats(&self, campaign: &CampaignId) -> Result<CampaignStats, PortError> {
+        self.transaction(|tx| {
+            let mut stats = CampaignStats {
+                entered: tx
+                    .query_row(
+                        "SELECT COALESCE(SUM(times), 0) FROM entries WHERE campaign = ?1",
+                        params![campaign.as_str()],
+                        |row| row.get::<_, i64>(0),
+                    )
+                    .map_err(unavailable)? as u64,
+                ..CampaignStats::default()
+            };
+            let mut statement = tx
+                .prepare(
+                    "SELECT state, json_extract(body, '$.reason'), COUNT(*) FROM sends
+                     WHERE json_extract(body, '$.campaign_id') = ?1 GROUP BY 1, 2",
+                )
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![campaign.as_str()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?, row.get::<_, i64>(2)?))
+                })
+                .map_err(unavailable)?;
+            for row in rows {
+                let (state, reason, count) = row.map_err(unavailable)?;
+                match state.as_str() {
+                    "sent" => stats.sent += count as u64,
+                    "failed" => stats.failed += count as u64,
+                    "skipped" => *stats.skipped.entry(reason.unwrap_or_default()).or_default() += count as u64,
+                    _ => {}
+                }
+            }
+            Ok(stats)
+        })
+    }
 }
 
 impl JourneyLog for EmbeddedStore {
