@@ -87,6 +87,7 @@ bench: $(EMULATOR_VENV)/.installed benches/liquidjs/node_modules/.installed
 	cargo build --release -p nudge-benches
 	infra/with-emulator.sh target/release/ingest-bench | tee target/bench/ingest.md
 	target/release/render-bench | tee target/bench/render.md
+	target/release/evaluate-bench | tee target/bench/evaluate.md
 
 # liquidjs and mjml (npm), pinned by package-lock.json, for the render comparison.
 benches/liquidjs/node_modules/.installed: benches/liquidjs/package.json benches/liquidjs/package-lock.json
