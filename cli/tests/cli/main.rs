@@ -840,3 +840,57 @@ async fn an_applied_campaign_runs_in_serve_once_per_object() {
     );
     check_mime(&eml_files(&outbox), &["cart-reminder"]);
 }
+
+#[tokio::test]
+async fn a_pending_timer_survives_a_restart_and_fires_once() {
+    let data = tempfile::tempdir().unwrap();
+    let campaigns = tempfile::tempdir().unwrap();
+    write(
+        campaigns.path(),
+        "follow-up.yaml",
+        "id: follow-up\nname: Follow-up\ntrigger: { event: demo_requested }\nsteps:\n  - wait: 3s\n  - send: { template: welcome, class: transactional }\n",
+    );
+    let apply = nudge()
+        .args(["campaigns", "apply"])
+        .arg(campaigns.path())
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    let server = Server::start(data.path(), &[]);
+    let client = reqwest::Client::new();
+    let (status, _) = post(
+        &client,
+        &format!("{}/v1/identify", server.url),
+        json!({"userId": "u-9", "traits": {"email": "grace@example.com"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = post(
+        &client,
+        &format!("{}/v1/track", server.url),
+        json!({"userId": "u-9", "event": "demo_requested", "messageId": "d-1"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Stopped before the timer is due: nothing sent yet.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(server);
+    let follow_ups = || {
+        eml_files(&data.path().join("outbox"))
+            .iter()
+            .filter(|f| std::fs::read_to_string(f).unwrap().contains("X-Nudge-Campaign: follow-up"))
+            .count()
+    };
+    assert_eq!(follow_ups(), 0);
+    // Started again: the timer, kept in the database, fires once it is due.
+    let _server = Server::start(data.path(), &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while follow_ups() == 0 {
+        assert!(Instant::now() < deadline, "the follow-up never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(follow_ups(), 1);
+}
