@@ -83,6 +83,8 @@ const TIMEZONES: &[&str] = &[
     "Europe/London",
     "America/Los_Angeles",
 ];
+/// Blog topics people follow, and the demo's new post is tagged with.
+const TOPICS: &[&str] = &["analytics", "rust", "email", "growth"];
 const PRODUCTS: &[&str] = &["Standing desk", "Desk lamp", "Monitor arm", "Ergonomic chair", "Cable tray"];
 
 /// SplitMix64: small, fast, and the same sequence for the same seed on every machine.
@@ -185,8 +187,8 @@ fn simulate_people(options: &DemoOptions, start: DateTime<Utc>, random: &mut Ran
             _ => Some(format!("{local}{n}@example.com")),
         };
         let timezone = random.pick(TIMEZONES);
-        let mut traits =
-            json!({"first_name": first, "last_name": last, "name": format!("{first} {last}"), "plan": plan, "timezone": timezone});
+        let interests: Vec<&str> = TOPICS.iter().copied().filter(|_| random.percent(30)).collect();
+        let mut traits = json!({"first_name": first, "last_name": last, "name": format!("{first} {last}"), "plan": plan, "timezone": timezone, "interests": interests});
         if let Some(email) = email {
             traits["email"] = json!(email);
         }
@@ -294,6 +296,7 @@ async fn apply_examples(store: &EmbeddedStore, at: DateTime<Utc>) -> anyhow::Res
     for (name, source) in [
         ("cart-reminder", include_str!("../../examples/templates/cart-reminder.mjml")),
         ("onboarding-nudge", include_str!("../../examples/templates/onboarding-nudge.mjml")),
+        ("new-post", include_str!("../../examples/templates/new-post.mjml")),
     ] {
         let document = TemplateDocument {
             name: TemplateName::parse(name)?,
@@ -309,6 +312,7 @@ async fn apply_examples(store: &EmbeddedStore, at: DateTime<Utc>) -> anyhow::Res
     for (id, source) in [
         ("onboarding-nudge", include_str!("../../examples/campaigns/onboarding-nudge.yaml")),
         ("cart-reminder", include_str!("../../examples/campaigns/cart-reminder.yaml")),
+        ("new-post", include_str!("../../examples/campaigns/new-post.yaml")),
     ] {
         let document = CampaignDocument {
             id: CampaignId::parse(id)?,
@@ -383,8 +387,15 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let mut events_by_channel: BTreeMap<&str, usize> = BTreeMap::new();
     let mut next_call = calls.iter().peekable();
     let mut tick_end = start;
+    // Halfway through, the blog publishes a post (through the admin catalog route).
+    let mut post_due = Some(start + Duration::days(i64::from(options.days)) / 2);
     while tick_end < end {
         tick_end += Duration::minutes(TICK);
+        if let Some(due) = post_due.filter(|due| *due <= tick_end) {
+            clock.advance_to(due);
+            publish_post(&pipeline, &admin_key).await?;
+            post_due = None;
+        }
         while let Some(call) = next_call.next_if(|call| call.at <= tick_end) {
             clock.advance_to(call.at);
             let (status, duplicate) = post(&pipeline, call, &keys[call.source]).await?;
@@ -470,6 +481,28 @@ async fn post(pipeline: &Arc<LocalPipeline>, call: &Call, write_key: &Secret) ->
     }
     let duplicate = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v["duplicate"] == true);
     Ok((status, duplicate))
+}
+
+/// `PUT /v1/catalog/posts/…` as an operator would: a new item starts content campaigns.
+async fn publish_post(pipeline: &Arc<LocalPipeline>, admin_key: &Secret) -> anyhow::Result<()> {
+    let post = json!({
+        "title": "Ten email metrics that matter", "url": "https://blog.acme.example/email-metrics",
+        "summary": "What to measure, and what to ignore.", "tags": ["email", "analytics"],
+        "published_at": "2026-01-07T09:00:00Z"
+    });
+    let request = Request::builder()
+        .method("PUT")
+        .uri("/v1/catalog/posts/email-metrics")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", admin_key.expose()))
+        .body(Body::from(post.to_string()))?;
+    let response = forward_to_ingest(State(Arc::clone(pipeline)), request).await;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "publishing the demo post answered {}",
+        response.status()
+    );
+    Ok(())
 }
 
 /// A line of progress every simulated six hours (in place on a terminal).

@@ -11,8 +11,8 @@ use crate::evaluate::EVENTS_FOR_CONDITIONS;
 use crate::guardrails::Guardrails;
 use crate::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
 use crate::ports::{
-    AccountReader, Claim, DocumentStore, MailError, Mailer, MessageArchive, OutgoingEmail, PersonHistory, PreferenceStore, ProfileReader,
-    SendLedger, SuppressionList, TimerStore,
+    AccountReader, Catalog, Claim, DocumentStore, MailError, Mailer, MessageArchive, OutgoingEmail, PersonHistory, PreferenceStore,
+    ProfileReader, SendLedger, SuppressionList, TimerStore,
 };
 use crate::template::{Links, RenderContext};
 use crate::templates::{LibraryError, TemplateLibrary};
@@ -50,9 +50,9 @@ pub enum DeliverError {
 }
 
 /// What the sender reads about people: profiles, their accounts and their events (for the
-/// goal and branches of a journey).
-pub trait People: ProfileReader + AccountReader + PersonHistory {}
-impl<T: ProfileReader + AccountReader + PersonHistory> People for T {}
+/// goal and branches of a journey), and the catalog (the item a content-triggered send is about).
+pub trait People: ProfileReader + AccountReader + PersonHistory + Catalog {}
+impl<T: ProfileReader + AccountReader + PersonHistory + Catalog> People for T {}
 
 /// What decides whether a message may go, and records that it went: the send ledger, the
 /// suppression list, subscription preferences, and the archive behind "view in browser".
@@ -305,6 +305,10 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
             Some(id) => self.profiles.account(id).await?,
             None => None,
         };
+        let content = match &job.content {
+            Some(item) => self.profiles.item(&item.collection, &item.id).await?,
+            None => None,
+        };
         let marketing = send.class == MessageClass::Marketing;
         let token = UnsubscribeToken {
             person: person.id.clone(),
@@ -324,7 +328,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
             campaign_id: &campaign.id,
             campaign_name: &campaign.name,
             account: account.as_ref(),
-            content: None,
+            content: content.as_ref(),
             company: &self.identity.name,
             postal_address: &self.postal_address,
             links: &links,

@@ -6,11 +6,13 @@
 
 use crate::campaigns::CampaignLibrary;
 use crate::domain::{
-    Campaign, Condition, DedupKey, Event, Facts, MessageJob, Person, Reentry, SendRecord, SendState, SkipReason, Timer, TriggerSnapshot,
+    Campaign, CatalogItem, Condition, ContentRef, DedupKey, Event, EventKind, Facts, MessageId, MessageJob, Person, Reentry, SendRecord,
+    SendState, SkipReason, Timer, TriggerSnapshot,
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, Claim, DocumentStore, Entered, Entry, JobQueue, JourneyLog, PersonHistory, ProfileReader, SendLedger, TimerStore,
+    AccountReader, Claim, DocumentStore, Entered, Entry, JobQueue, JourneyLog, PeopleDirectory, PersonHistory, ProfileReader, SendLedger,
+    TimerStore,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -74,6 +76,7 @@ pub fn plan_entry(campaign: &Campaign, event: &Event, person: &Person, instance:
             step: send_id,
             person_id: event.person_id.clone(),
             object: campaign.object_of(event),
+            content: None,
             trigger: TriggerSnapshot::from(event),
             created_at: now,
         };
@@ -158,6 +161,101 @@ where
         Ok(plan)
     }
 
+    /// Applies the campaigns a new catalog item starts: one journey per interested person in
+    /// the audience (the item is the journey's instance, so it reaches each person once).
+    /// People are read a page at a time; on AWS, a scan of the table's profiles.
+    pub async fn evaluate_content(&self, item: &CatalogItem, now: DateTime<Utc>) -> Result<Plan, PortError>
+    where
+        P: PeopleDirectory,
+    {
+        let mut plan = Plan::default();
+        let campaigns = self.campaigns.current(now).await?;
+        let triggered: Vec<_> = campaigns
+            .iter()
+            .filter_map(|c| c.content_trigger(&item.collection).map(|t| (c, t)))
+            .collect();
+        if triggered.is_empty() {
+            return Ok(plan);
+        }
+        let instance = format!("{}/{}", item.collection, item.id);
+        let needs_events = triggered.iter().flat_map(|(c, _)| &c.audience).any(Condition::needs_events);
+        let mut cursor: Option<String> = None;
+        loop {
+            let (people, next) = self.people.people(cursor.as_deref()).await?;
+            for person in &people {
+                let interested: Vec<_> = triggered.iter().filter(|(_, t)| t.interests(item, person)).collect();
+                if interested.is_empty() {
+                    continue;
+                }
+                let events = if needs_events {
+                    self.people.events_of(&person.id, EVENTS_FOR_CONDITIONS).await?
+                } else {
+                    Vec::new()
+                };
+                let account = match person.accounts.iter().next() {
+                    Some(id) => self.people.account(id).await?,
+                    None => None,
+                };
+                // The item's arrival as the journey's trigger: `{{ event.properties }}` are its fields.
+                let mut trigger = Event::new(
+                    EventKind::Track,
+                    MessageId::parse(&format!("content:{instance}")).map_err(|e| PortError::corrupt("catalog item", e.reason))?,
+                    person.id.clone(),
+                    item.updated_at,
+                );
+                trigger.properties = item.fields.clone();
+                for (campaign, _) in interested {
+                    let facts = Facts {
+                        person,
+                        account: account.as_ref(),
+                        events: &events,
+                        trigger_at: item.updated_at,
+                        now: item.updated_at,
+                    };
+                    if audience_failure(campaign, &facts).is_some() {
+                        continue;
+                    }
+                    let (scope, gap) = match campaign.reentry {
+                        Reentry::Every(span) => (String::new(), Some(span.duration())),
+                        Reentry::Once | Reentry::Always => (instance.clone(), None),
+                    };
+                    let entry = Entry {
+                        campaign: campaign.id.clone(),
+                        person: person.id.clone(),
+                        scope,
+                        instance: instance.clone(),
+                        at: item.updated_at,
+                    };
+                    if let Entered::Blocked { since } = self.journeys.enter(&entry, gap).await? {
+                        plan.not_entered.push((campaign.id.clone(), NotEntered::AlreadyEntered(since)));
+                        continue;
+                    }
+                    let planned = plan.send_now.len() + plan.send_later.len();
+                    plan_entry(campaign, &trigger, person, &instance, now, &mut plan);
+                    let content = ContentRef {
+                        collection: item.collection.clone(),
+                        id: item.id.clone(),
+                    };
+                    let later = plan.send_later.iter_mut().map(|t| &mut t.job);
+                    for job in plan.send_now.iter_mut().chain(later).skip(planned) {
+                        job.content = Some(content.clone());
+                    }
+                }
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        for timer in &plan.send_later {
+            self.timers.schedule(timer).await?;
+        }
+        for jobs in plan.send_now.chunks(100) {
+            self.queue.enqueue(jobs).await?;
+        }
+        Ok(plan)
+    }
+
     /// Records, under the campaign's first send, that the person was not in its audience:
     /// `nudge why` and the admin API show it. Once per trigger (the claim guards it).
     async fn record_not_entered(&self, campaign: &Campaign, event: &Event, failed: &str, now: DateTime<Utc>) -> Result<(), PortError> {
@@ -171,6 +269,7 @@ where
             step: send_id,
             person_id: event.person_id.clone(),
             object: campaign.object_of(event),
+            content: None,
             trigger: TriggerSnapshot::from(event),
             created_at: now,
         };

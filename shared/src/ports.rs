@@ -379,3 +379,12 @@ impl CampaignStats {
 pub trait CampaignStatistics: Send + Sync {
     fn campaign_stats(&self, campaign: &crate::domain::CampaignId) -> impl Future<Output = Result<CampaignStats, PortError>> + Send;
 }
+
+/// One page of everyone, and where the next page starts (`None`: that was the last).
+pub type PeoplePage = (Vec<Person>, Option<String>);
+
+/// Everyone Nudge knows, a page at a time: for content-triggered campaigns (and, later,
+/// newsletters and segments).
+pub trait PeopleDirectory: Send + Sync {
+    fn people(&self, cursor: Option<&str>) -> impl Future<Output = Result<PeoplePage, PortError>> + Send;
+}

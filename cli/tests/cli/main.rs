@@ -106,7 +106,7 @@ fn demo_writes_an_outbox_and_a_summary_with_no_duplicate_email() {
         assert_eq!(sent, campaign["sent"].as_u64().unwrap(), "{line}");
     }
     // Every message, parsed back by Python's `email` package: an independent MIME reader.
-    let checked = check_mime(&files, &["getting-started", "cart-reminder", "onboarding-nudge"]);
+    let checked = check_mime(&files, &["getting-started", "cart-reminder", "onboarding-nudge", "new-post"]);
     assert_eq!(checked["messages"].as_u64(), Some(files.len() as u64), "{checked}");
     assert!(
         checked["campaigns"]["getting-started"].as_u64().unwrap() > 0,

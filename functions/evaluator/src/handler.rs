@@ -7,7 +7,9 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use nudge_shared::adapters::aws::item::change_from_stream_record;
 use nudge_shared::domain::Changed;
 use nudge_shared::evaluate::{Evaluator, NotEntered};
-use nudge_shared::ports::{AccountReader, DocumentStore, JobQueue, JourneyLog, PersonHistory, ProfileReader, SendLedger, TimerStore};
+use nudge_shared::ports::{
+    AccountReader, DocumentStore, JobQueue, JourneyLog, PeopleDirectory, PersonHistory, ProfileReader, SendLedger, TimerStore,
+};
 use nudge_shared::{Clock, PortError};
 use tracing::{error, info};
 
@@ -16,9 +18,10 @@ pub struct EvaluatorDeps<P, J, Q, T, C> {
     pub clock: C,
 }
 
-/// What the evaluator reads: profiles, accounts and history (audience conditions).
-pub trait People: ProfileReader + AccountReader + PersonHistory {}
-impl<S: ProfileReader + AccountReader + PersonHistory> People for S {}
+/// What the evaluator reads: profiles, accounts and history (audience conditions), and
+/// everyone (content-triggered campaigns).
+pub trait People: ProfileReader + AccountReader + PersonHistory + PeopleDirectory {}
+impl<S: ProfileReader + AccountReader + PersonHistory + PeopleDirectory> People for S {}
 
 pub async fn handle<P: People, J: JourneyLog + DocumentStore + SendLedger, Q: JobQueue, T: TimerStore, C: Clock>(
     deps: &EvaluatorDeps<P, J, Q, T, C>,
@@ -46,11 +49,9 @@ pub async fn process<P: People, J: JourneyLog + DocumentStore + SendLedger, Q: J
 ) -> Option<String> {
     for (position, change) in changes {
         let result = match change {
-            Ok(Some(Changed::ContentAdded(item))) => {
-                // Content-triggered campaigns read these; none is configured yet.
-                info!(collection = %item.collection, item = %item.id, "content added");
-                Ok(())
-            }
+            Ok(Some(Changed::ContentAdded(item))) => deps.evaluator.evaluate_content(&item, deps.clock.now()).await.map(|plan| {
+                info!(collection = %item.collection, item = %item.id, now = plan.send_now.len(), later = plan.send_later.len(), "content added");
+            }),
             Ok(Some(Changed::Event(event))) => deps.evaluator.evaluate(&event, deps.clock.now()).await.map(|plan| {
                 for (campaign, why) in &plan.not_entered {
                     match why {

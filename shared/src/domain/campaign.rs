@@ -12,9 +12,10 @@
 //!   - send: { template: onboarding-nudge, topic: product_tips }
 //! ```
 
+use super::catalog::CatalogItem;
 use super::condition::{Condition, EventMatch, Span};
 use super::event::Event;
-use super::ids::{CampaignId, TemplateName, Topic};
+use super::ids::{CampaignId, Collection, TemplateName, Topic};
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -214,12 +215,79 @@ pub enum Step {
     Exit,
 }
 
+/// What starts a journey: an event (with tests on its properties), or new content in a
+/// catalog collection, for the people interested in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Trigger {
+    Event(EventMatch),
+    ContentAdded { content_added: ContentTrigger },
+}
+
+/// `content_added: { collection: posts, match: { item: tags, person: interests } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentTrigger {
+    pub collection: Collection,
+    /// Who is interested; absent: everyone in the audience.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub interest: Option<Interest>,
+}
+
+/// Interest: the item's `item` field (a value or a list) shares a value with the person's
+/// `person` trait, or (`viewed: pages`) with the names of pages they viewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interest {
+    pub item: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewed: Option<Viewed>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Viewed {
+    Pages,
+}
+
+impl ContentTrigger {
+    /// Whether `person` is interested in `item`.
+    pub fn interests(&self, item: &CatalogItem, person: &super::Person) -> bool {
+        let Some(interest) = &self.interest else {
+            return true;
+        };
+        let values = |value: Option<&serde_json::Value>| -> Vec<String> {
+            match value {
+                Some(serde_json::Value::Array(items)) => items.iter().filter_map(text_of).collect(),
+                Some(other) => text_of(other).into_iter().collect(),
+                None => Vec::new(),
+            }
+        };
+        let wanted = values(super::condition::lookup(&item.fields, &interest.item));
+        let mut theirs = values(interest.person.as_deref().and_then(|t| super::condition::lookup(&person.traits, t)));
+        if interest.viewed == Some(Viewed::Pages) {
+            theirs.extend(person.behavior.pages.keys().map(|k| k.to_lowercase()));
+        }
+        wanted.iter().any(|w| theirs.contains(w))
+    }
+}
+
+fn text_of(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.to_lowercase()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawCampaign", into = "RawCampaign")]
 pub struct Campaign {
     pub id: CampaignId,
     pub name: String,
-    pub trigger: EventMatch,
+    pub trigger: Trigger,
     /// Who may enter, checked when the trigger happens.
     pub audience: Vec<Condition>,
     /// The event that ends the journey early: the person converted.
@@ -236,7 +304,7 @@ pub struct Campaign {
 pub struct RawCampaign {
     id: CampaignId,
     name: String,
-    trigger: EventMatch,
+    trigger: Trigger,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     audience: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,10 +347,13 @@ impl TryFrom<RawCampaign> for Campaign {
                 return Err(format!("steps: send id {id:?} may contain only letters, digits, '-' and '_'"));
             }
         }
-        if let Some(goal) = &campaign.goal {
-            if goal.event == campaign.trigger.event && goal.filters == campaign.trigger.filters {
+        if let (Some(goal), Trigger::Event(trigger)) = (&campaign.goal, &campaign.trigger) {
+            if goal == trigger {
                 return Err("goal: the goal cannot be the trigger itself".into());
             }
+        }
+        if matches!(campaign.trigger, Trigger::ContentAdded { .. }) && campaign.object_key.is_some() {
+            return Err("object_key: content-triggered journeys are keyed by the item already".into());
         }
         Ok(campaign)
     }
@@ -305,7 +376,15 @@ impl From<Campaign> for RawCampaign {
 
 impl Campaign {
     pub fn is_triggered_by(&self, event: &Event) -> bool {
-        self.trigger.matches(event)
+        matches!(&self.trigger, Trigger::Event(trigger) if trigger.matches(event))
+    }
+
+    /// The content trigger, for a campaign started by new items in `collection`.
+    pub fn content_trigger(&self, collection: &Collection) -> Option<&ContentTrigger> {
+        match &self.trigger {
+            Trigger::ContentAdded { content_added } if &content_added.collection == collection => Some(content_added),
+            _ => None,
+        }
     }
 
     /// The object a journey triggered by `event` is about (`cart_id`'s value), if keyed.
@@ -466,6 +545,46 @@ steps:
         let saturday = Utc.with_ymd_and_hms(2026, 3, 7, 12, 0, 0).unwrap();
         let monday = weekend.ends(saturday, Tz::UTC);
         assert_eq!((monday.weekday(), monday.hour()), (Weekday::Mon, 9));
+    }
+
+    #[test]
+    fn content_triggers_match_interests_by_trait_or_pages_viewed() {
+        let c = campaign(
+            "{ id: new-post, name: New post, trigger: { content_added: { collection: posts, match: { item: tags, person: interests, viewed: pages } } }, steps: [ { send: { template: post } } ] }",
+        )
+        .unwrap();
+        let posts = Collection::parse("posts").unwrap();
+        let trigger = c.content_trigger(&posts).expect("a content trigger on posts");
+        assert!(c.content_trigger(&Collection::parse("products").unwrap()).is_none());
+        let item = CatalogItem {
+            collection: posts,
+            id: crate::domain::ItemId::parse("rust-tips").unwrap(),
+            fields: serde_json::json!({"title": "Rust tips", "tags": ["Rust", "performance"]})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            updated_at: Utc::now(),
+        };
+        let mut person = crate::domain::Person::new(crate::domain::PersonId::parse("u1").unwrap(), Utc::now());
+        assert!(!trigger.interests(&item, &person));
+        person.traits.insert("interests".into(), serde_json::json!(["rust"]));
+        assert!(trigger.interests(&item, &person), "by trait, ignoring case");
+        person.traits.clear();
+        person.behavior.pages.insert(
+            "Performance".into(),
+            crate::domain::Activity {
+                count: 1,
+                first_at: Utc::now(),
+                last_at: Utc::now(),
+            },
+        );
+        assert!(trigger.interests(&item, &person), "by pages viewed");
+        assert!(!c.is_triggered_by(&crate::domain::Event::new(
+            crate::domain::EventKind::Track,
+            crate::domain::MessageId::parse("m").unwrap(),
+            crate::domain::PersonId::parse("u1").unwrap(),
+            Utc::now()
+        )));
     }
 
     #[test]

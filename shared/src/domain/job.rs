@@ -2,7 +2,7 @@
 //! timer holding one until it is due.
 
 use super::event::Event;
-use super::ids::{CampaignId, DedupKey, EventName, MessageId, PersonId};
+use super::ids::{CampaignId, Collection, DedupKey, EventName, ItemId, MessageId, PersonId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -42,6 +42,9 @@ pub struct MessageJob {
     /// The object an object-keyed journey is about (the trigger's `cart_id`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<String>,
+    /// The catalog item a content-triggered message is about (`{{ content.* }}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentRef>,
     pub trigger: TriggerSnapshot,
     pub created_at: DateTime<Utc>,
 }
@@ -50,6 +53,13 @@ impl MessageJob {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a message job always serializes")
     }
+}
+
+/// A catalog item, by collection and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentRef {
+    pub collection: Collection,
+    pub id: ItemId,
 }
 
 /// A job held back until `due`.

@@ -5,7 +5,8 @@ use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
 use nudge_shared::domain::EmailAddress;
 use nudge_shared::ports::{
     AccountReader, CampaignStatistics, Catalog, ChangeFeed, DocumentStore, Eraser, EventLog, JobQueue, JobSource, JourneyLog, Mailer,
-    MessageArchive, PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, SuppressionList, TimerStore,
+    MessageArchive, PeopleDirectory, PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, SuppressionList,
+    TimerStore,
 };
 use nudge_shared::VirtualClock;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub trait Backend {
         + MessageArchive
         + JourneyLog
         + CampaignStatistics
+        + PeopleDirectory
         + Clone
         + 'static;
     type Feed: ChangeFeed;

@@ -53,6 +53,7 @@ pub fn job(person: &str, trigger: &str) -> MessageJob {
         step: "send-1".into(),
         person_id: event.person_id.clone(),
         object: None,
+        content: None,
         trigger: TriggerSnapshot::from(&event),
         created_at: start(),
     }

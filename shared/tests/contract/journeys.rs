@@ -319,3 +319,59 @@ pub async fn a_send_due_in_quiet_hours_waits_for_the_morning_where_the_person_is
     assert_eq!(world.outcomes("ada").await, ["sent"]);
     assert_eq!(backend.delivered().await.len(), 1);
 }
+
+const NEW_POST: &str = "
+id: new-post
+name: New posts, to readers of their topics
+trigger:
+  content_added:
+    collection: posts
+    match: { item: tags, person: interests }
+steps:
+  - send: { template: new-post, topic: blog }
+";
+
+pub async fn new_content_goes_to_the_people_interested_in_it_once(backend: impl Backend) {
+    use nudge_shared::domain::{CatalogItem, Collection, ItemId, TemplateName};
+    use nudge_shared::ports::TemplateStore;
+    use nudge_shared::template::{BodyFormat, TemplateDocument};
+    let world = World::new(&backend, &[NEW_POST]);
+    let template = TemplateDocument {
+        name: TemplateName::parse("new-post").unwrap(),
+        format: BodyFormat::Html,
+        source: "---\nsubject: \"New: {{ content.title }}\"\n---\n<p><a href=\"{{ content.url }}\">{{ content.title }}</a></p>\n".into(),
+    };
+    backend.store().save_template(&template, start()).await.unwrap();
+    world.person("ada", json!({"interests": ["rust", "databases"]})).await;
+    world.person("grace", json!({"interests": ["go"]})).await;
+    world.person("linus", json!({})).await;
+    let item = CatalogItem {
+        collection: Collection::parse("posts").unwrap(),
+        id: ItemId::parse("rust-tips").unwrap(),
+        fields: json!({"title": "Rust tips", "url": "https://blog.acme.test/rust-tips", "tags": ["Rust", "performance"]})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        updated_at: start() + Duration::hours(1),
+    };
+    nudge_shared::ports::Catalog::upsert(backend.store(), &item).await.unwrap();
+    let evaluator = Evaluator {
+        campaigns: CampaignLibrary::fixed(world.campaigns.clone()),
+        people: backend.store().clone(),
+        journeys: backend.store().clone(),
+        queue: backend.queue().clone(),
+        timers: backend.store().clone(),
+    };
+    world.advance_to(60).await;
+    let now = start() + Duration::hours(1);
+    let plan = evaluator.evaluate_content(&item, now).await.unwrap();
+    assert_eq!(plan.send_now.len(), 1, "only ada reads about rust");
+    // The change feed delivers the item again: the same journey, no second email.
+    evaluator.evaluate_content(&item, now).await.unwrap();
+    world.deliver().await;
+    assert_eq!(world.outcomes("ada").await, ["sent"]);
+    assert!(world.outcomes("grace").await.is_empty() && world.outcomes("linus").await.is_empty());
+    let delivered = backend.delivered().await;
+    assert_eq!(delivered.len(), 1);
+    assert!(delivered[0].contains("Subject: New: Rust tips"), "{}", delivered[0]);
+}

@@ -61,4 +61,5 @@ contract!(
     journeys::the_audience_is_checked_on_entry_and_a_branch_when_it_is_reached,
     journeys::the_frequency_cap_holds_across_campaigns_and_spares_transactional_mail,
     journeys::a_send_due_in_quiet_hours_waits_for_the_morning_where_the_person_is,
+    journeys::new_content_goes_to_the_people_interested_in_it_once,
 );

@@ -79,6 +79,7 @@ async fn a_customer(deps: &Deps) {
         step: "send-1".into(),
         person_id: id,
         object: None,
+        content: None,
         trigger: TriggerSnapshot::from(&track),
         created_at: nudge_shared::Clock::now(&clock()),
     };

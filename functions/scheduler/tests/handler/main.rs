@@ -29,6 +29,7 @@ fn timer(person: &str, due: DateTime<Utc>) -> Timer {
             step: "send-1".into(),
             person_id: person,
             object: None,
+            content: None,
             trigger: TriggerSnapshot {
                 message_id: trigger,
                 name: None,

@@ -14,8 +14,8 @@ use crate::domain::{
 use crate::error::PortError;
 use crate::ports::{
     AccountReader, CampaignStatistics, CampaignStats, Catalog, Claim, DocumentKind, DocumentStore, Entered, Entry, Erased, Eraser,
-    EventLog, JourneyLog, MessageArchive, PersonHistory, PreferenceStore, ProfileReader, Recorded, SavedVersion, SendLedger,
-    SourceDirectory, SuppressionList, TimerStore, Upserted, VersionedDocument,
+    EventLog, JourneyLog, MessageArchive, PeopleDirectory, PeoplePage, PersonHistory, PreferenceStore, ProfileReader, Recorded,
+    SavedVersion, SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted, VersionedDocument,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, Update, WriteRequest};
 use aws_sdk_dynamodb::Client;
@@ -594,6 +594,40 @@ impl DynamoStore {
             .build()
             .map_err(|e| PortError::unavailable("DynamoDB", e))?;
         Ok(Some(TransactWriteItem::builder().update(update).build()))
+    }
+}
+
+impl PeopleDirectory for DynamoStore {
+    async fn people(&self, cursor: Option<&str>) -> Result<PeoplePage, PortError> {
+        let start = cursor
+            .and_then(|c| c.split_once('\t'))
+            .map(|(pk, sk)| Item::from([("pk".to_string(), s(pk.to_string())), ("sk".to_string(), s(sk.to_string()))]));
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#type = :person")
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_values(":person", s(item::TYPE_PERSON))
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        let people = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|found| from_item::<PersonItem>("profile", found).map(|p| p.person))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = output
+            .last_evaluated_key
+            .filter(|k| !k.is_empty())
+            .and_then(|key| match (key.get("pk"), key.get("sk")) {
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(format!("{pk}\t{sk}")),
+                _ => None,
+            });
+        Ok((people, next))
     }
 }
 

@@ -9,8 +9,9 @@ use crate::domain::{
 use crate::error::PortError;
 use crate::ports::{
     AccountReader, CampaignStatistics, CampaignStats, Catalog, Change, ChangeFeed, Claim, DocumentKind, DocumentStore, Entered, Entry,
-    Erased, Eraser, EventLog, JobQueue, JobSource, JourneyLog, MessageArchive, PersonHistory, PreferenceStore, ProfileReader,
-    QueuedMessage, Recorded, SavedVersion, SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted, VersionedDocument,
+    Erased, Eraser, EventLog, JobQueue, JobSource, JourneyLog, MessageArchive, PeopleDirectory, PeoplePage, PersonHistory, PreferenceStore,
+    ProfileReader, QueuedMessage, Recorded, SavedVersion, SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted,
+    VersionedDocument,
 };
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
@@ -830,6 +831,34 @@ fn current_document(tx: &rusqlite::Transaction<'_>, kind: DocumentKind, name: &s
 
 fn time_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// People per page of `PeopleDirectory::people`.
+const PEOPLE_PAGE: i64 = 500;
+
+impl PeopleDirectory for EmbeddedStore {
+    async fn people(&self, cursor: Option<&str>) -> Result<PeoplePage, PortError> {
+        self.transaction(|tx| {
+            let mut statement = tx
+                .prepare("SELECT person_id, body FROM people WHERE person_id > ?1 ORDER BY person_id LIMIT ?2")
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![cursor.unwrap_or(""), PEOPLE_PAGE], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            let next = (rows.len() as i64 == PEOPLE_PAGE)
+                .then(|| rows.last().map(|(id, _)| id.clone()))
+                .flatten();
+            let people = rows
+                .iter()
+                .map(|(_, body)| from_json("person", body))
+                .collect::<Result<Vec<Person>, _>>()?;
+            Ok((people, next))
+        })
+    }
 }
 
 impl CampaignStatistics for EmbeddedStore {
