@@ -65,21 +65,26 @@ pub fn audience_failure(campaign: &Campaign, facts: &Facts<'_>) -> Option<String
         .map(|c| serde_json::to_string(c).unwrap_or_default())
 }
 
+/// Send `send_id` of `campaign` for the journey `instance` that `event` started.
+fn job_for(campaign: &Campaign, send_id: String, event: &Event, instance: &str, now: DateTime<Utc>) -> MessageJob {
+    MessageJob {
+        dedup_key: DedupKey::for_step(&campaign.id, &send_id, &event.person_id, instance),
+        campaign_id: campaign.id.clone(),
+        step: send_id,
+        person_id: event.person_id.clone(),
+        object: campaign.object_of(event),
+        content: None,
+        trigger: TriggerSnapshot::from(event),
+        created_at: now,
+    }
+}
+
 /// Pure: a journey's sends, from the trigger, as jobs (due now) and timers (due later).
 /// The same event planned twice gives the same dedup keys, so redelivery is harmless.
 pub fn plan_entry(campaign: &Campaign, event: &Event, person: &Person, instance: &str, now: DateTime<Utc>, plan: &mut Plan) {
     let timeline = campaign.timeline(event.timestamp, person.timezone());
     for (step, send_id, _) in campaign.sends() {
-        let job = MessageJob {
-            dedup_key: DedupKey::for_step(&campaign.id, &send_id, &event.person_id, instance),
-            campaign_id: campaign.id.clone(),
-            step: send_id,
-            person_id: event.person_id.clone(),
-            object: campaign.object_of(event),
-            content: None,
-            trigger: TriggerSnapshot::from(event),
-            created_at: now,
-        };
+        let job = job_for(campaign, send_id, event, instance, now);
         // Measured from when the trigger happened, but never in the past: a late event is
         // not a reason for a burst of overdue mail.
         let due = timeline[step].max(now);
@@ -263,16 +268,7 @@ where
             return Ok(());
         };
         let (entry, _) = entry_for(campaign, event);
-        let job = MessageJob {
-            dedup_key: DedupKey::for_step(&campaign.id, &send_id, &event.person_id, &entry.instance),
-            campaign_id: campaign.id.clone(),
-            step: send_id,
-            person_id: event.person_id.clone(),
-            object: campaign.object_of(event),
-            content: None,
-            trigger: TriggerSnapshot::from(event),
-            created_at: now,
-        };
+        let job = job_for(campaign, send_id, event, &entry.instance, now);
         if self.journeys.claim(&job, now, Duration::minutes(10)).await? != Claim::Acquired {
             return Ok(());
         }

@@ -319,53 +319,9 @@ pub struct RawCondition {
     last_seen: Option<LastSeenRaw>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     active_on: Option<Channel>,
-    // The test, for `trait` and `account_trait` (as in `Test`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    equals: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    not_equals: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    contains: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gt: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    gte: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    lt: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    lte: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    exists: Option<bool>,
-    #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
-    one_of: Option<Vec<Value>>,
-}
-
-impl RawCondition {
-    fn ops(&self) -> RawTestOps {
-        RawTestOps {
-            equals: self.equals.clone(),
-            not_equals: self.not_equals.clone(),
-            contains: self.contains.clone(),
-            gt: self.gt,
-            gte: self.gte,
-            lt: self.lt,
-            lte: self.lte,
-            exists: self.exists,
-            one_of: self.one_of.clone(),
-        }
-    }
-
-    fn set_ops(&mut self, ops: RawTestOps) {
-        self.equals = ops.equals;
-        self.not_equals = ops.not_equals;
-        self.contains = ops.contains;
-        self.gt = ops.gt;
-        self.gte = ops.gte;
-        self.lt = ops.lt;
-        self.lte = ops.lte;
-        self.exists = ops.exists;
-        self.one_of = ops.one_of;
-    }
+    /// The test, for `trait` and `account_trait` (as in `Test`).
+    #[serde(flatten)]
+    test: RawTestOps,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -400,9 +356,9 @@ impl TryFrom<RawCondition> for Condition {
                 (None, None) => Ok(Window::Ever),
             }
         };
-        let test = || -> Result<Test, String> { Test::try_from(RawTest::Ops(raw.ops())) };
+        let test = || -> Result<Test, String> { Test::try_from(RawTest::Ops(raw.test.clone())) };
         let no_test = |what: &str| -> Result<(), String> {
-            let ops = raw.ops();
+            let ops = &raw.test;
             let any = ops.equals.is_some()
                 || ops.not_equals.is_some()
                 || ops.contains.is_some()
@@ -473,11 +429,11 @@ impl From<Condition> for RawCondition {
         match condition {
             Condition::Trait { name, test } => {
                 raw.trait_name = Some(name);
-                raw.set_ops(ops(test));
+                raw.test = ops(test);
             }
             Condition::AccountTrait { name, test } => {
                 raw.account_trait = Some(name);
-                raw.set_ops(ops(test));
+                raw.test = ops(test);
             }
             Condition::Did { event, at_least, window } => {
                 raw.did = Some(event);
