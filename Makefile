@@ -88,6 +88,8 @@ bench: $(EMULATOR_VENV)/.installed benches/liquidjs/node_modules/.installed
 	infra/with-emulator.sh target/release/ingest-bench | tee target/bench/ingest.md
 	target/release/render-bench | tee target/bench/render.md
 	target/release/evaluate-bench | tee target/bench/evaluate.md
+	cargo build --release --bin nudge
+	target/release/latency-bench | tee target/bench/latency.md
 
 # liquidjs and mjml (npm), pinned by package-lock.json, for the render comparison.
 benches/liquidjs/node_modules/.installed: benches/liquidjs/package.json benches/liquidjs/package-lock.json
