@@ -119,8 +119,13 @@ where
     pub async fn evaluate(&self, event: &Event, now: DateTime<Utc>) -> Result<Plan, PortError> {
         let mut plan = Plan::default();
         let campaigns = self.campaigns.current(now).await?;
-        let mut triggered = campaigns.triggered_by(event).peekable();
-        if triggered.peek().is_none() {
+        // Event-triggered campaigns, and segment campaigns (any event may be the one after
+        // which the person is in the segment).
+        let triggered: Vec<&Campaign> = campaigns
+            .iter()
+            .filter(|c| c.is_triggered_by(event) || c.segment().is_some())
+            .collect();
+        if triggered.is_empty() {
             return Ok(plan);
         }
         // Erased since, or never identified: nobody to write to.
@@ -131,7 +136,10 @@ where
             Some(id) => self.people.account(id).await?,
             None => None,
         };
-        let needs_events = campaigns.iter().flat_map(|c| &c.audience).any(Condition::needs_events);
+        let needs_events = triggered
+            .iter()
+            .flat_map(|c| c.audience.iter().chain(c.segment().unwrap_or_default()))
+            .any(Condition::needs_events);
         let events = if needs_events {
             self.people.events_of(&person.id, EVENTS_FOR_CONDITIONS).await?
         } else {
@@ -146,15 +154,27 @@ where
                 // As of the trigger: a redelivery days later decides as the first delivery did.
                 now: event.timestamp,
             };
+            if let Some(segment) = campaign.segment() {
+                if !segment.iter().all(|c| c.holds(&facts)) {
+                    continue;
+                }
+            }
             if let Some(failed) = audience_failure(campaign, &facts) {
-                self.record_not_entered(campaign, event, &failed, now).await?;
+                // Segment campaigns look at every event: a mismatch is not news each time.
+                if campaign.segment().is_none() {
+                    self.record_not_entered(campaign, event, &failed, now).await?;
+                }
                 plan.not_entered.push((campaign.id.clone(), NotEntered::Audience(failed)));
                 continue;
             }
             let (entry, gap) = entry_for(campaign, event);
             match self.journeys.enter(&entry, gap).await? {
                 Entered::New | Entered::Again => plan_entry(campaign, event, &person, &entry.instance, now, &mut plan),
-                Entered::Blocked { since } => plan.not_entered.push((campaign.id.clone(), NotEntered::AlreadyEntered(since))),
+                Entered::Blocked { since } => {
+                    if campaign.segment().is_none() {
+                        plan.not_entered.push((campaign.id.clone(), NotEntered::AlreadyEntered(since)));
+                    }
+                }
             }
         }
         for timer in &plan.send_later {

@@ -221,7 +221,14 @@ pub enum Step {
 #[serde(untagged)]
 pub enum Trigger {
     Event(EventMatch),
-    ContentAdded { content_added: ContentTrigger },
+    ContentAdded {
+        content_added: ContentTrigger,
+    },
+    /// `segment: [conditions]`: the person enters when, after any of their events, all the
+    /// conditions hold (they joined the segment), once (or once per `every`).
+    Segment {
+        segment: Vec<Condition>,
+    },
 }
 
 /// `content_added: { collection: posts, match: { item: tags, person: interests } }`.
@@ -355,6 +362,14 @@ impl TryFrom<RawCampaign> for Campaign {
         if matches!(campaign.trigger, Trigger::ContentAdded { .. }) && campaign.object_key.is_some() {
             return Err("object_key: content-triggered journeys are keyed by the item already".into());
         }
+        if let Trigger::Segment { segment } = &campaign.trigger {
+            if segment.is_empty() {
+                return Err("trigger.segment: a segment needs at least one condition".into());
+            }
+            if campaign.reentry == Reentry::Always || campaign.object_key.is_some() {
+                return Err("trigger.segment: a segment is joined once (reentry: once, or every N days), with no object_key".into());
+            }
+        }
         Ok(campaign)
     }
 }
@@ -377,6 +392,14 @@ impl From<Campaign> for RawCampaign {
 impl Campaign {
     pub fn is_triggered_by(&self, event: &Event) -> bool {
         matches!(&self.trigger, Trigger::Event(trigger) if trigger.matches(event))
+    }
+
+    /// The segment's conditions, for a campaign started by joining one.
+    pub fn segment(&self) -> Option<&[Condition]> {
+        match &self.trigger {
+            Trigger::Segment { segment } => Some(segment),
+            _ => None,
+        }
     }
 
     /// The content trigger, for a campaign started by new items in `collection`.

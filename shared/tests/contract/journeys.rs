@@ -375,3 +375,40 @@ pub async fn new_content_goes_to_the_people_interested_in_it_once(backend: impl 
     assert_eq!(delivered.len(), 1);
     assert!(delivered[0].contains("Subject: New: Rust tips"), "{}", delivered[0]);
 }
+
+const POWER_USERS: &str = "
+id: power-users
+name: Pro accounts who log in often (case-study candidates)
+trigger:
+  segment:
+    - { trait: plan, equals: pro }
+    - { did: logged_in, at_least: 3, within: 7d }
+steps:
+  - send: { template: welcome, class: transactional }
+";
+
+pub async fn joining_a_segment_starts_a_journey_once(backend: impl Backend) {
+    let world = World::new(&backend, &[POWER_USERS]);
+    world.person("ada", json!({"plan": "pro"})).await;
+    world.person("grace", json!({"plan": "free"})).await;
+    for person in ["ada", "grace"] {
+        world.event(person, "logged_in", 10, json!({})).await;
+        world.event(person, "logged_in", 20, json!({})).await;
+    }
+    assert_eq!(
+        world.outcomes("ada").await,
+        Vec::<String>::new(),
+        "two logins: not in the segment yet"
+    );
+    for person in ["ada", "grace"] {
+        world.event(person, "logged_in", 30, json!({})).await;
+        world.event(person, "logged_in", 40, json!({})).await;
+    }
+    assert_eq!(world.outcomes("ada").await, ["sent"], "joined at the third login, and only once");
+    assert_eq!(
+        world.outcomes("grace").await,
+        Vec::<String>::new(),
+        "a free plan is not in the segment"
+    );
+    assert_eq!(backend.delivered().await.len(), 1);
+}

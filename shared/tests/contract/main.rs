@@ -62,4 +62,5 @@ contract!(
     journeys::the_frequency_cap_holds_across_campaigns_and_spares_transactional_mail,
     journeys::a_send_due_in_quiet_hours_waits_for_the_morning_where_the_person_is,
     journeys::new_content_goes_to_the_people_interested_in_it_once,
+    journeys::joining_a_segment_starts_a_journey_once,
 );
