@@ -3,7 +3,7 @@
 use anyhow::Context;
 use nudge_shared::adapters::embedded::EmbeddedStore;
 use nudge_shared::domain::{PersonId, SendState};
-use nudge_shared::ports::{PreferenceStore, ProfileReader, SendLedger};
+use nudge_shared::ports::{DeferralLog, PreferenceStore, ProfileReader, SendLedger};
 use nudge_shared::SystemClock;
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +30,15 @@ pub async fn why(person: &str, data: &Path) -> anyhow::Result<()> {
     sends.sort_by_key(|record| at(&record.state));
     if sends.is_empty() {
         println!("no messages: no campaign has reached this person yet");
+    }
+    for deferral in store.deferrals_of(&id).await? {
+        println!(
+            "{}  {:<24} put off   {} until {}",
+            deferral.at.format("%Y-%m-%d %H:%M"),
+            deferral.campaign_id.as_str(),
+            deferral.reason,
+            deferral.until.format("%Y-%m-%d %H:%M UTC")
+        );
     }
     for record in sends {
         let line = match &record.state {

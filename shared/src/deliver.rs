@@ -11,8 +11,8 @@ use crate::evaluate::EVENTS_FOR_CONDITIONS;
 use crate::guardrails::Guardrails;
 use crate::mime::{build_message, Envelope, ListUnsubscribe, SenderIdentity};
 use crate::ports::{
-    AccountReader, Catalog, Claim, DocumentStore, MailError, Mailer, MessageArchive, OutgoingEmail, PersonHistory, PreferenceStore,
-    ProfileReader, SendLedger, SuppressionList, TimerStore,
+    AccountReader, Catalog, Claim, Deferral, DeferralLog, DocumentStore, MailError, Mailer, MessageArchive, OutgoingEmail, PersonHistory,
+    PreferenceStore, ProfileReader, SendLedger, SuppressionList, TimerStore,
 };
 use crate::template::{Links, RenderContext};
 use crate::templates::{LibraryError, TemplateLibrary};
@@ -57,8 +57,8 @@ impl<T: ProfileReader + AccountReader + PersonHistory + Catalog> People for T {}
 /// What decides whether a message may go, and records that it went: the send ledger, the
 /// suppression list, subscription preferences, and the archive behind "view in browser".
 /// Timers hold a send put off by quiet hours.
-pub trait SendRecords: SendLedger + SuppressionList + PreferenceStore + MessageArchive + TimerStore {}
-impl<T: SendLedger + SuppressionList + PreferenceStore + MessageArchive + TimerStore> SendRecords for T {}
+pub trait SendRecords: SendLedger + SuppressionList + PreferenceStore + MessageArchive + TimerStore + DeferralLog {}
+impl<T: SendLedger + SuppressionList + PreferenceStore + MessageArchive + TimerStore + DeferralLog> SendRecords for T {}
 
 /// How long a sent message can be viewed in the browser.
 pub const ARCHIVE_FOR: Duration = Duration::days(90);
@@ -95,6 +95,16 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
             Ok(Outcome::Defer(due)) => {
                 // The same job, so the same dedup key: put off, never sent twice.
                 self.ledger.schedule(&Timer { due, job: job.clone() }).await?;
+                self.ledger
+                    .record_deferral(&Deferral {
+                        dedup_key: job.dedup_key.clone(),
+                        person_id: job.person_id.clone(),
+                        campaign_id: job.campaign_id.clone(),
+                        at: self.clock.now(),
+                        until: due,
+                        reason: "quiet hours".into(),
+                    })
+                    .await?;
                 self.ledger.release(job).await?;
                 info!(campaign = %job.campaign_id, person = %job.person_id, %due, "quiet hours: put off");
                 return Ok(Delivered::Deferred(due));

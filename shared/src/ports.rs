@@ -388,3 +388,22 @@ pub type PeoplePage = (Vec<Person>, Option<String>);
 pub trait PeopleDirectory: Send + Sync {
     fn people(&self, cursor: Option<&str>) -> impl Future<Output = Result<PeoplePage, PortError>> + Send;
 }
+
+/// A send put off (quiet hours), kept so that `nudge why` and the admin API can say so.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Deferral {
+    pub dedup_key: DedupKey,
+    pub person_id: PersonId,
+    pub campaign_id: crate::domain::CampaignId,
+    /// When it was put off, and until when.
+    pub at: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// The history of sends put off. Erased with the person.
+pub trait DeferralLog: Send + Sync {
+    /// Records `deferral` (the same send put off again replaces it).
+    fn record_deferral(&self, deferral: &Deferral) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn deferrals_of(&self, person: &PersonId) -> impl Future<Output = Result<Vec<Deferral>, PortError>> + Send;
+}

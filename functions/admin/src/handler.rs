@@ -14,8 +14,8 @@ use nudge_shared::domain::{
     CampaignId, CatalogItem, Channel, Collection, ItemId, PersonId, Secret, SecretHash, SendState, Source, SourceId, TemplateName,
 };
 use nudge_shared::ports::{
-    AccountReader, CampaignStatistics, Catalog, DocumentStore, Eraser, PersonHistory, PreferenceStore, ProfileReader, SendLedger,
-    SourceDirectory, Upserted,
+    AccountReader, CampaignStatistics, Catalog, DeferralLog, DocumentStore, Eraser, PersonHistory, PreferenceStore, ProfileReader,
+    SendLedger, SourceDirectory, Upserted,
 };
 use nudge_shared::template::TemplateError;
 use nudge_shared::templates::TemplateLibrary;
@@ -87,7 +87,7 @@ enum Route {
 pub async fn handle<S, P, T, C>(deps: &AdminDeps<S, P, T, C>, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse
 where
     S: SourceDirectory,
-    P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader + Catalog + PreferenceStore + CampaignStatistics,
+    P: ProfileReader + PersonHistory + SendLedger + Eraser + AccountReader + Catalog + PreferenceStore + CampaignStatistics + DeferralLog,
     T: DocumentStore,
     C: Clock,
 {
@@ -230,7 +230,7 @@ async fn show_person<P: ProfileReader + PersonHistory + SendLedger + AccountRead
 }
 
 /// What was sent to the person, what was skipped and why, newest first.
-async fn person_messages<P: ProfileReader + SendLedger>(people: &P, id: &PersonId) -> Result<Value, AdminError> {
+async fn person_messages<P: ProfileReader + SendLedger + DeferralLog>(people: &P, id: &PersonId) -> Result<Value, AdminError> {
     if people.person(id).await?.is_none() {
         return Err(AdminError::NoSuchPerson(id.to_string()));
     }
@@ -247,7 +247,8 @@ async fn person_messages<P: ProfileReader + SendLedger>(people: &P, id: &PersonI
             json!({ "campaign": record.campaign_id, "state": record.state.label(), "at": settled_at(&record.state), "why": why, "record": record })
         })
         .collect();
-    Ok(json!({ "person": id, "messages": explained }))
+    let deferred = people.deferrals_of(id).await?;
+    Ok(json!({ "person": id, "messages": explained, "deferred": deferred }))
 }
 
 fn settled_at(state: &SendState) -> chrono::DateTime<chrono::Utc> {

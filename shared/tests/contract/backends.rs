@@ -4,8 +4,8 @@ use nudge_shared::adapters::aws::{self, DynamoStore, DynamoStreamFeed, SesMailer
 use nudge_shared::adapters::embedded::{EmbeddedStore, OutboxMailer};
 use nudge_shared::domain::EmailAddress;
 use nudge_shared::ports::{
-    AccountReader, CampaignStatistics, Catalog, ChangeFeed, DocumentStore, Eraser, EventLog, JobQueue, JobSource, JourneyLog, Mailer,
-    MessageArchive, PeopleDirectory, PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, SuppressionList,
+    AccountReader, CampaignStatistics, Catalog, ChangeFeed, DeferralLog, DocumentStore, Eraser, EventLog, JobQueue, JobSource, JourneyLog,
+    Mailer, MessageArchive, PeopleDirectory, PersonHistory, PreferenceStore, ProfileReader, SendLedger, SourceDirectory, SuppressionList,
     TimerStore,
 };
 use nudge_shared::VirtualClock;
@@ -28,6 +28,7 @@ pub trait Backend {
         + JourneyLog
         + CampaignStatistics
         + PeopleDirectory
+        + DeferralLog
         + Clone
         + 'static;
     type Feed: ChangeFeed;

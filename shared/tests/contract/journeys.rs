@@ -11,7 +11,7 @@ use nudge_shared::domain::{Campaign, CampaignSet, PersonId, SendState};
 use nudge_shared::evaluate::{Evaluator, NotEntered, Plan};
 use nudge_shared::guardrails::{Guardrails, QuietHours};
 use nudge_shared::mime::SenderIdentity;
-use nudge_shared::ports::{CampaignStatistics, Entered, Entry, EventLog, JobSource, JourneyLog, SendLedger};
+use nudge_shared::ports::{CampaignStatistics, DeferralLog, Entered, Entry, EventLog, JobSource, JourneyLog, SendLedger};
 use nudge_shared::schedule::Scheduler;
 use nudge_shared::templates::TemplateLibrary;
 use nudge_shared::unsubscribe::{UnsubscribeLinks, UnsubscribeSecret};
@@ -312,6 +312,12 @@ pub async fn a_send_due_in_quiet_hours_waits_for_the_morning_where_the_person_is
         world.outcomes("ada").await,
         Vec::<String>::new(),
         "put off, not sent and not dropped"
+    );
+    let deferrals = backend.store().deferrals_of(&PersonId::parse("ada").unwrap()).await.unwrap();
+    assert_eq!(deferrals.len(), 1, "and the deferral is on record");
+    assert_eq!(
+        (deferrals[0].reason.as_str(), deferrals[0].until),
+        ("quiet hours", start() + Duration::hours(22))
     );
     world.advance_to(21 * 60 + 59).await;
     assert_eq!(world.outcomes("ada").await, Vec::<String>::new(), "still night in Paris");

@@ -3,8 +3,8 @@
 //! either stored with its profile update or not at all, and a repeated `messageId` is a no-op.
 
 use super::item::{
-    self, AccountItem, ArchiveItem, CatalogItemRow, DocumentIndexItem, DocumentItem, EntryItem, EventItem, IdentityItem, PersonItem,
-    PreferencesItem, SendItem, SourceItem, TimerItem, TimerRefItem,
+    self, AccountItem, ArchiveItem, CatalogItemRow, DeferralItem, DocumentIndexItem, DocumentItem, EntryItem, EventItem, IdentityItem,
+    PersonItem, PreferencesItem, SendItem, SourceItem, TimerItem, TimerRefItem,
 };
 use super::sdk_error;
 use crate::domain::{
@@ -13,9 +13,9 @@ use crate::domain::{
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, CampaignStatistics, CampaignStats, Catalog, Claim, DocumentKind, DocumentStore, Entered, Entry, Erased, Eraser,
-    EventLog, JourneyLog, MessageArchive, PeopleDirectory, PeoplePage, PersonHistory, PreferenceStore, ProfileReader, Recorded,
-    SavedVersion, SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted, VersionedDocument,
+    AccountReader, CampaignStatistics, CampaignStats, Catalog, Claim, Deferral, DeferralLog, DocumentKind, DocumentStore, Entered, Entry,
+    Erased, Eraser, EventLog, JourneyLog, MessageArchive, PeopleDirectory, PeoplePage, PersonHistory, PreferenceStore, ProfileReader,
+    Recorded, SavedVersion, SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted, VersionedDocument,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, Update, WriteRequest};
 use aws_sdk_dynamodb::Client;
@@ -594,6 +594,33 @@ impl DynamoStore {
             .build()
             .map_err(|e| PortError::unavailable("DynamoDB", e))?;
         Ok(Some(TransactWriteItem::builder().update(update).build()))
+    }
+}
+
+impl DeferralLog for DynamoStore {
+    async fn record_deferral(&self, deferral: &Deferral) -> Result<(), PortError> {
+        let row = DeferralItem {
+            pk: item::person_pk(&deferral.person_id),
+            sk: item::deferral_sk(&deferral.dedup_key),
+            item_type: item::TYPE_DEFERRAL.into(),
+            deferral: deferral.clone(),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&row)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        Ok(())
+    }
+
+    async fn deferrals_of(&self, person: &PersonId) -> Result<Vec<Deferral>, PortError> {
+        self.query_prefix(item::person_pk(person), "D#")
+            .await?
+            .into_iter()
+            .map(|found| from_item::<DeferralItem>("deferral", found).map(|d| d.deferral))
+            .collect()
     }
 }
 

@@ -21,6 +21,7 @@
 //! | archived message | `P#<person>`   | `H#<dedup key>`             | `archive` |
 //! | campaign entry | `P#<person>`     | `N#<campaign>#<scope>`      | `entry` |
 //! | campaign stats | `STATS#<campaign>` | `STATS`                   | `stats` (counters) |
+//! | deferral     | `P#<person>`       | `D#<dedup key>`             | `deferral` |
 //!
 //! The stream's event source mapping filters on `INSERT` of `type = event` or `content`,
 //! so the evaluator sees only new events and new catalog items.
@@ -450,4 +451,20 @@ pub fn stats_counter(state: &crate::domain::SendState) -> Option<String> {
         SendState::Skipped { reason, .. } => Some(format!("skipped_{}", reason.label())),
         SendState::Claimed { .. } => None,
     }
+}
+
+pub fn deferral_sk(key: &DedupKey) -> String {
+    format!("D#{key}")
+}
+
+pub const TYPE_DEFERRAL: &str = "deferral";
+
+/// A send put off by quiet hours.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeferralItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub deferral: crate::ports::Deferral,
 }

@@ -8,10 +8,10 @@ use crate::domain::{
 };
 use crate::error::PortError;
 use crate::ports::{
-    AccountReader, CampaignStatistics, CampaignStats, Catalog, Change, ChangeFeed, Claim, DocumentKind, DocumentStore, Entered, Entry,
-    Erased, Eraser, EventLog, JobQueue, JobSource, JourneyLog, MessageArchive, PeopleDirectory, PeoplePage, PersonHistory, PreferenceStore,
-    ProfileReader, QueuedMessage, Recorded, SavedVersion, SendLedger, SourceDirectory, SuppressionList, TimerStore, Upserted,
-    VersionedDocument,
+    AccountReader, CampaignStatistics, CampaignStats, Catalog, Change, ChangeFeed, Claim, Deferral, DeferralLog, DocumentKind,
+    DocumentStore, Entered, Entry, Erased, Eraser, EventLog, JobQueue, JobSource, JourneyLog, MessageArchive, PeopleDirectory, PeoplePage,
+    PersonHistory, PreferenceStore, ProfileReader, QueuedMessage, Recorded, SavedVersion, SendLedger, SourceDirectory, SuppressionList,
+    TimerStore, Upserted, VersionedDocument,
 };
 use crate::Clock;
 use chrono::{DateTime, Duration, Utc};
@@ -117,6 +117,11 @@ CREATE TABLE IF NOT EXISTS entries (
     entered_at TEXT NOT NULL,
     times      INTEGER NOT NULL,
     PRIMARY KEY (person_id, campaign, scope)
+);
+CREATE TABLE IF NOT EXISTS deferrals (
+    dedup_key TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    body      TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS preferences (
     person_id TEXT PRIMARY KEY,
@@ -682,6 +687,8 @@ impl Eraser for EmbeddedStore {
                     .map_err(unavailable)?;
                 tx.execute("DELETE FROM entries WHERE person_id = ?1", params![id])
                     .map_err(unavailable)?;
+                tx.execute("DELETE FROM deferrals WHERE person_id = ?1", params![id])
+                    .map_err(unavailable)?;
             }
             tx.execute("DELETE FROM identities WHERE person_id = ?1", params![person.as_str()])
                 .map_err(unavailable)?;
@@ -835,6 +842,32 @@ fn time_text(at: DateTime<Utc>) -> String {
 
 /// People per page of `PeopleDirectory::people`.
 const PEOPLE_PAGE: i64 = 500;
+
+impl DeferralLog for EmbeddedStore {
+    async fn record_deferral(&self, deferral: &Deferral) -> Result<(), PortError> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO deferrals (dedup_key, person_id, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (dedup_key) DO UPDATE SET body = excluded.body",
+                params![deferral.dedup_key.as_str(), deferral.person_id.as_str(), to_json(deferral)],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn deferrals_of(&self, person: &PersonId) -> Result<Vec<Deferral>, PortError> {
+        self.transaction(|tx| {
+            let mut statement = tx.prepare("SELECT body FROM deferrals WHERE person_id = ?1").map_err(unavailable)?;
+            let bodies = statement
+                .query_map(params![person.as_str()], |row| row.get::<_, String>(0))
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            bodies.iter().map(|body| from_json("deferral", body)).collect()
+        })
+    }
+}
 
 impl PeopleDirectory for EmbeddedStore {
     async fn people(&self, cursor: Option<&str>) -> Result<PeoplePage, PortError> {
