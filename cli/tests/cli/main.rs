@@ -677,13 +677,37 @@ async fn templates_apply_to_a_deployed_table() {
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert!(String::from_utf8_lossy(&first.stdout).contains("saved as version 1"));
     assert!(String::from_utf8_lossy(&apply().stdout).contains("unchanged at version 1"));
-    let store = DynamoStore::from_config(&config, table);
+    let store = DynamoStore::from_config(&config, table.clone());
     let stored = store
         .current_template(&TemplateName::parse("welcome").unwrap())
         .await
         .unwrap()
         .unwrap();
     assert_eq!((stored.version, stored.document.source.as_str()), (1, WELCOME_WITH_LINKS));
+
+    // Campaigns too: applied to the table, read back as the functions read them.
+    let apply_campaigns = nudge()
+        .args(["campaigns", "apply"])
+        .arg(examples().join("campaigns"))
+        .arg("--templates")
+        .arg(examples().join("templates"))
+        .args(["--table", &table])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert!(
+        apply_campaigns.status.success(),
+        "{}",
+        String::from_utf8_lossy(&apply_campaigns.stderr)
+    );
+    let library = nudge_shared::campaigns::CampaignLibrary::new(store);
+    let campaigns = library.current(chrono::Utc::now()).await.unwrap();
+    let mut ids: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["cart-reminder", "getting-started", "new-post", "onboarding-nudge", "welcome"]);
 }
 
 fn examples() -> PathBuf {
