@@ -494,14 +494,7 @@ impl SourceDirectory for DynamoStore {
             item_type: item::TYPE_SOURCE.into(),
             source: source.clone(),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&source)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("DynamoDB", e))?;
-        Ok(())
+        self.put_plain(to_item(&source)).await
     }
 }
 
@@ -577,6 +570,18 @@ impl DocumentStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// Writes `item` whatever was there.
+    async fn put_plain(&self, item: Item) -> Result<(), PortError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DynamoDB", e))?;
+        Ok(())
+    }
+
     /// One more on a campaign's `counter`, as a write of a transaction.
     fn count(&self, campaign: &CampaignId, counter: Option<String>) -> Result<Option<TransactWriteItem>, PortError> {
         let Some(counter) = counter else {
@@ -605,14 +610,7 @@ impl DeferralLog for DynamoStore {
             item_type: item::TYPE_DEFERRAL.into(),
             deferral: deferral.clone(),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&row)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("DynamoDB", e))?;
-        Ok(())
+        self.put_plain(to_item(&row)).await
     }
 
     async fn deferrals_of(&self, person: &PersonId) -> Result<Vec<Deferral>, PortError> {
@@ -725,14 +723,7 @@ impl JourneyLog for DynamoStore {
 
 impl MessageArchive for DynamoStore {
     async fn archive(&self, person: &PersonId, key: &DedupKey, html: &str, expires: DateTime<Utc>) -> Result<(), PortError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&ArchiveItem::new(person, key, html, expires))))
-            .send()
-            .await
-            .map_err(|e| sdk_error("DynamoDB", e))?;
-        Ok(())
+        self.put_plain(to_item(&ArchiveItem::new(person, key, html, expires))).await
     }
 
     async fn archived(&self, person: &PersonId, key: &DedupKey, now: DateTime<Utc>) -> Result<Option<String>, PortError> {
@@ -763,14 +754,7 @@ impl PreferenceStore for DynamoStore {
             item_type: item::TYPE_PREFERENCES.into(),
             preferences: preferences.clone(),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&row)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("DynamoDB", e))?;
-        Ok(())
+        self.put_plain(to_item(&row)).await
     }
 }
 
