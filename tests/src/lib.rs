@@ -29,12 +29,21 @@ pub struct SentEmail {
 /// Every raw message SES has accepted so far, read from the emulator's state dump.
 pub async fn ses_sent_emails() -> Vec<SentEmail> {
     let url = format!("{}/moto-api/data.json", endpoint());
-    let state: Value = reqwest::get(&url)
-        .await
-        .expect("the emulator answers")
-        .json()
-        .await
-        .expect("the emulator's state is JSON");
+    // The dump walks every backend's state while other tests write to it: it sometimes
+    // fails with a server error (changed during iteration). Ask again.
+    let mut attempt = 0;
+    let state: Value = loop {
+        attempt += 1;
+        let response = reqwest::get(&url).await.expect("the emulator answers");
+        match response.json().await {
+            Ok(state) => break state,
+            Err(error) if attempt < 10 => {
+                let _ = error;
+                tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+            }
+            Err(error) => panic!("the emulator's state is not JSON after {attempt} attempts: {error}"),
+        }
+    };
     let mut found = Vec::new();
     collect_raw_messages(&state["ses"], &mut found);
     found
