@@ -173,31 +173,9 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
         if let Some(reason) = self.journey_ended(campaign, step, &person, job).await? {
             return skipped(reason);
         }
-        let marketing = send.class == MessageClass::Marketing;
-        // Read on every marketing send, so an unsubscribe takes effect before the next one.
-        if marketing && !self.ledger.preferences(&person.id).await?.allows(send.topic.as_ref()) {
-            return skipped(SkipReason::Unsubscribed { topic: send.topic.clone() });
-        }
-        if marketing {
-            let now = self.clock.now();
-            if let Some(due) = self.guardrails.quiet_hours.and_then(|q| q.next_allowed(now, person.timezone())) {
-                return Ok(Outcome::Defer(due));
-            }
-            let sent: Vec<DateTime<Utc>> = self
-                .ledger
-                .sends_to(&person.id)
-                .await?
-                .into_iter()
-                .filter_map(|record| match record.state {
-                    SendState::Sent { at, marketing: true, .. } => Some(at),
-                    _ => None,
-                })
-                .collect();
-            if let Some((limit, window)) = self.guardrails.cap.exceeded(&sent, now) {
-                return skipped(SkipReason::FrequencyCapped {
-                    limit,
-                    window: window.to_string(),
-                });
+        if send.class == MessageClass::Marketing {
+            if let Some(outcome) = self.marketing_rules(send, &person).await? {
+                return Ok(outcome);
             }
         }
         let composed = match self.compose(campaign, send, &person, &to, job).await? {
@@ -219,7 +197,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
                     subject: composed.subject,
                     template: Some(composed.template),
                     template_version: composed.template_version,
-                    marketing,
+                    marketing: send.class == MessageClass::Marketing,
                 }))
             }
             Err(MailError::Rejected(detail)) => {
@@ -228,6 +206,37 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
             }
             Err(transient) => Err(DeliverError::Mail(transient)),
         }
+    }
+
+    /// What only marketing mail is held to, checked on every send: the person's topic
+    /// unsubscribes (so an unsubscribe takes effect before the next one), quiet hours where
+    /// they are (put off), and the frequency cap over all campaigns (skipped).
+    async fn marketing_rules(&self, send: &SendStep, person: &Person) -> Result<Option<Outcome>, DeliverError> {
+        let now = self.clock.now();
+        let skipped = |reason| Ok(Some(Outcome::Settle(SendState::Skipped { at: now, reason })));
+        if !self.ledger.preferences(&person.id).await?.allows(send.topic.as_ref()) {
+            return skipped(SkipReason::Unsubscribed { topic: send.topic.clone() });
+        }
+        if let Some(due) = self.guardrails.quiet_hours.and_then(|q| q.next_allowed(now, person.timezone())) {
+            return Ok(Some(Outcome::Defer(due)));
+        }
+        let sent: Vec<DateTime<Utc>> = self
+            .ledger
+            .sends_to(&person.id)
+            .await?
+            .into_iter()
+            .filter_map(|record| match record.state {
+                SendState::Sent { at, marketing: true, .. } => Some(at),
+                _ => None,
+            })
+            .collect();
+        if let Some((limit, window)) = self.guardrails.cap.exceeded(&sent, now) {
+            return skipped(SkipReason::FrequencyCapped {
+                limit,
+                window: window.to_string(),
+            });
+        }
+        Ok(None)
     }
 
     /// Whether the journey ended before send step `step`: the goal event happened since the
