@@ -156,7 +156,7 @@ impl Behavior {
             self.daily.retain(|d, _| *d > newest - Duration::days(DAILY_WINDOW_DAYS));
         }
         self.recent.extend(other.recent);
-        self.recent.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+        self.recent.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
         self.recent.truncate(RECENT_EVENTS);
     }
 

@@ -832,7 +832,7 @@ impl PersonHistory for DynamoStore {
                 events.push(from_item::<EventItem>("event", found)?.event);
             }
         }
-        events.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+        events.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
         events.truncate(limit);
         Ok(events)
     }

@@ -645,7 +645,7 @@ impl PersonHistory for EmbeddedStore {
                     events.push(from_json::<Event>("event", &body.map_err(unavailable)?)?);
                 }
             }
-            events.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+            events.sort_by_key(|e| std::cmp::Reverse(e.timestamp));
             events.truncate(limit);
             Ok(events)
         })
