@@ -3,8 +3,8 @@
 //! templates they name that do not exist), saved as versions in the local store or the
 //! deployed stack's table.
 
+use crate::templates::open_local;
 use anyhow::Context;
-use nudge_shared::adapters::embedded::EmbeddedStore;
 use nudge_shared::campaigns::{parse_campaign, CampaignDocument, CampaignLibrary};
 use nudge_shared::domain::{Campaign, CampaignId, TemplateName};
 use nudge_shared::ports::{DocumentStore, TemplateStore};
@@ -12,7 +12,6 @@ use nudge_shared::templates::builtin_templates;
 use nudge_shared::{Clock, SystemClock};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 struct CampaignFile {
     path: PathBuf,
@@ -107,12 +106,6 @@ async fn known_templates<S: DocumentStore>(store: Option<&S>, dir: Option<&Path>
         }
     }
     Ok(names)
-}
-
-fn open_local(data: &Path) -> anyhow::Result<EmbeddedStore> {
-    std::fs::create_dir_all(data).with_context(|| format!("cannot create the data directory {}", data.display()))?;
-    let database = data.join("nudge.db");
-    EmbeddedStore::open(&database, Arc::new(SystemClock)).with_context(|| format!("cannot open {}", database.display()))
 }
 
 pub async fn validate(dir: &Path, templates: Option<&Path>, data: &Path) -> anyhow::Result<()> {

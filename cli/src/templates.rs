@@ -96,7 +96,8 @@ async fn apply_to<S: TemplateStore>(files: &[TemplateFile], library: &TemplateLi
     Ok(())
 }
 
-fn open_local(data: &Path) -> anyhow::Result<EmbeddedStore> {
+/// The local store in `data` (as `nudge serve` keeps it), made if absent.
+pub fn open_local(data: &Path) -> anyhow::Result<EmbeddedStore> {
     std::fs::create_dir_all(data).with_context(|| format!("cannot create the data directory {}", data.display()))?;
     let database = data.join("nudge.db");
     EmbeddedStore::open(&database, Arc::new(SystemClock)).with_context(|| format!("cannot open {}", database.display()))

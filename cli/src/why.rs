@@ -1,17 +1,14 @@
 //! `nudge why PERSON`: what Nudge sent a person, what it decided not to send, and why.
 
 use anyhow::Context;
-use nudge_shared::adapters::embedded::EmbeddedStore;
 use nudge_shared::domain::{PersonId, SendState};
 use nudge_shared::ports::{DeferralLog, PreferenceStore, ProfileReader, SendLedger};
-use nudge_shared::SystemClock;
 use std::path::Path;
-use std::sync::Arc;
 
 pub async fn why(person: &str, data: &Path) -> anyhow::Result<()> {
     let database = data.join("nudge.db");
     anyhow::ensure!(database.exists(), "{}: no database here (is --data right?)", database.display());
-    let store = EmbeddedStore::open(&database, Arc::new(SystemClock)).with_context(|| format!("cannot open {}", database.display()))?;
+    let store = crate::templates::open_local(data)?;
     let id = PersonId::parse(person).map_err(|e| anyhow::anyhow!("{person:?}: {}", e.reason))?;
     let profile = store.person(&id).await?.with_context(|| format!("no person {id}"))?;
     println!(
@@ -27,7 +24,7 @@ pub async fn why(person: &str, data: &Path) -> anyhow::Result<()> {
         println!("unsubscribed from {topic} on {}", at.format("%Y-%m-%d"));
     }
     let mut sends = store.sends_to(&id).await?;
-    sends.sort_by_key(|record| at(&record.state));
+    sends.sort_by_key(|record| record.state.at());
     if sends.is_empty() {
         println!("no messages: no campaign has reached this person yet");
     }
@@ -57,15 +54,9 @@ pub async fn why(person: &str, data: &Path) -> anyhow::Result<()> {
         };
         println!(
             "{}  {:<24} {line}",
-            at(&record.state).format("%Y-%m-%d %H:%M"),
+            record.state.at().format("%Y-%m-%d %H:%M"),
             record.campaign_id.as_str()
         );
     }
     Ok(())
-}
-
-fn at(state: &SendState) -> chrono::DateTime<chrono::Utc> {
-    match state {
-        SendState::Claimed { at } | SendState::Sent { at, .. } | SendState::Skipped { at, .. } | SendState::Failed { at, .. } => *at,
-    }
 }

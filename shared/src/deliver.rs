@@ -3,7 +3,7 @@
 
 use crate::campaigns::CampaignLibrary;
 use crate::domain::{
-    Campaign, EmailAddress, Facts, MessageClass, MessageJob, Person, Route, SendRecord, SendState, SendStep, SkipReason, Step,
+    Account, Campaign, EmailAddress, Facts, MessageClass, MessageJob, Person, Route, SendRecord, SendState, SendStep, SkipReason, Step,
     TemplateName, Timer,
 };
 use crate::error::PortError;
@@ -170,7 +170,8 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
         if self.ledger.is_suppressed(&to).await? {
             return skipped(SkipReason::Suppressed);
         }
-        if let Some(reason) = self.journey_ended(campaign, step, &person, job).await? {
+        let account = crate::ports::account_of(&self.profiles, &person).await?;
+        if let Some(reason) = self.journey_ended(campaign, step, &person, account.as_ref(), job).await? {
             return skipped(reason);
         }
         if send.class == MessageClass::Marketing {
@@ -178,7 +179,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
                 return Ok(outcome);
             }
         }
-        let composed = match self.compose(campaign, send, &person, &to, job).await? {
+        let composed = match self.compose(campaign, send, &person, account.as_ref(), &to, job).await? {
             Ok(composed) => composed,
             Err(detail) => return failed(detail),
         };
@@ -247,6 +248,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
         campaign: &Campaign,
         step: usize,
         person: &Person,
+        account: Option<&Account>,
         job: &MessageJob,
     ) -> Result<Option<SkipReason>, PortError> {
         let branches = campaign.steps[..step].iter().any(|s| matches!(s, Step::Branch(_) | Step::Exit));
@@ -273,10 +275,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
                 return Ok(Some(SkipReason::GoalReached));
             }
         }
-        let account = match person.accounts.iter().next() {
-            Some(id) => self.profiles.account(id).await?,
-            None => None,
-        };
+
         let timeline = campaign.timeline(started, person.timezone());
         for (index, earlier) in campaign.steps[..step].iter().enumerate() {
             let route = match earlier {
@@ -284,7 +283,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
                 Step::Branch(branch) => {
                     let facts = Facts {
                         person,
-                        account: account.as_ref(),
+                        account,
                         events: &events,
                         trigger_at: started,
                         now: timeline[index].min(now),
@@ -312,6 +311,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
         campaign: &Campaign,
         send: &SendStep,
         person: &Person,
+        account: Option<&Account>,
         to: &EmailAddress,
         job: &MessageJob,
     ) -> Result<Result<Composed, String>, DeliverError> {
@@ -320,10 +320,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
             Err(LibraryError::Port(error)) => return Err(error.into()),
             Err(error) => return Ok(Err(error.to_string())),
         };
-        let account = match person.accounts.iter().next() {
-            Some(id) => self.profiles.account(id).await?,
-            None => None,
-        };
+
         let content = match &job.content {
             Some(item) => self.profiles.item(&item.collection, &item.id).await?,
             None => None,
@@ -346,7 +343,7 @@ impl<P: People, L: SendRecords, T: DocumentStore, M: Mailer, C: Clock> Deliverer
             trigger: &job.trigger,
             campaign_id: &campaign.id,
             campaign_name: &campaign.name,
-            account: account.as_ref(),
+            account,
             content: content.as_ref(),
             company: &self.identity.name,
             postal_address: &self.postal_address,

@@ -132,10 +132,7 @@ where
         let Some(person) = self.people.person(&event.person_id).await? else {
             return Ok(plan);
         };
-        let account = match person.accounts.iter().next() {
-            Some(id) => self.people.account(id).await?,
-            None => None,
-        };
+        let account = crate::ports::account_of(&self.people, &person).await?;
         let needs_events = triggered
             .iter()
             .flat_map(|c| c.audience.iter().chain(c.segment().unwrap_or_default()))
@@ -217,10 +214,7 @@ where
                 } else {
                     Vec::new()
                 };
-                let account = match person.accounts.iter().next() {
-                    Some(id) => self.people.account(id).await?,
-                    None => None,
-                };
+                let account = crate::ports::account_of(&self.people, &person).await?;
                 // The item's arrival as the journey's trigger: `{{ event.properties }}` are its fields.
                 let mut trigger = Event::new(
                     EventKind::Track,

@@ -37,6 +37,14 @@ pub trait AccountReader: Send + Sync {
     fn account(&self, id: &crate::domain::GroupId) -> impl Future<Output = Result<Option<crate::domain::Account>, PortError>> + Send;
 }
 
+/// The account (Segment group) a person's templates and conditions see: their first one.
+pub async fn account_of<A: AccountReader>(accounts: &A, person: &Person) -> Result<Option<crate::domain::Account>, PortError> {
+    match person.accounts.iter().next() {
+        Some(id) => accounts.account(id).await,
+        None => Ok(None),
+    }
+}
+
 /// Reading a person's stored events, for operators and previews.
 pub trait PersonHistory: Send + Sync {
     /// Up to `limit` of the person's events (their own and those of ids merged into them),

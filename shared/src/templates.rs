@@ -117,10 +117,7 @@ pub async fn preview<P: ProfileReader + AccountReader>(
         .person(person)
         .await?
         .ok_or_else(|| PreviewError::NoSuchPerson(person.clone()))?;
-    let account = match person.accounts.iter().next() {
-        Some(id) => profiles.account(id).await?,
-        None => None,
-    };
+    let account = crate::ports::account_of(profiles, &person).await?;
     let links = Links {
         unsubscribe_url: Some(PREVIEW_LINK.into()),
         preferences_url: Some(PREVIEW_LINK.into()),

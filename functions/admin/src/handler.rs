@@ -235,7 +235,7 @@ async fn person_messages<P: ProfileReader + SendLedger + DeferralLog>(people: &P
         return Err(AdminError::NoSuchPerson(id.to_string()));
     }
     let mut messages = people.sends_to(id).await?;
-    messages.sort_by_key(|record| std::cmp::Reverse(settled_at(&record.state)));
+    messages.sort_by_key(|record| std::cmp::Reverse(record.state.at()));
     let explained: Vec<Value> = messages
         .iter()
         .map(|record| {
@@ -244,17 +244,11 @@ async fn person_messages<P: ProfileReader + SendLedger + DeferralLog>(people: &P
                 SendState::Failed { detail, .. } => Some(detail.clone()),
                 _ => None,
             };
-            json!({ "campaign": record.campaign_id, "state": record.state.label(), "at": settled_at(&record.state), "why": why, "record": record })
+            json!({ "campaign": record.campaign_id, "state": record.state.label(), "at": record.state.at(), "why": why, "record": record })
         })
         .collect();
     let deferred = people.deferrals_of(id).await?;
     Ok(json!({ "person": id, "messages": explained, "deferred": deferred }))
-}
-
-fn settled_at(state: &SendState) -> chrono::DateTime<chrono::Utc> {
-    match state {
-        SendState::Claimed { at } | SendState::Sent { at, .. } | SendState::Skipped { at, .. } | SendState::Failed { at, .. } => *at,
-    }
 }
 
 async fn erase_person<P: Eraser>(people: &P, id: &PersonId) -> Result<Value, AdminError> {

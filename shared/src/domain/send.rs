@@ -103,6 +103,13 @@ pub enum SendState {
 }
 
 impl SendState {
+    /// When this state was reached: claimed, sent, skipped or failed.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Claimed { at } | Self::Sent { at, .. } | Self::Skipped { at, .. } | Self::Failed { at, .. } => *at,
+        }
+    }
+
     /// `claimed`, `sent`, `skipped` or `failed`: the name stores index and condition on.
     pub fn label(&self) -> &'static str {
         match self {
