@@ -58,11 +58,7 @@ pub async fn save<S, P, T: TemplateStore, C: Clock>(
         format: body.format,
         source: body.source,
     };
-    let saved = deps.templates.apply(&document, deps.clock.now()).await.map_err(|e| match e {
-        LibraryError::Port(port) => AdminError::Store(port),
-        LibraryError::Invalid(template) => AdminError::Template(template),
-        LibraryError::NotFound(name) => AdminError::NoSuchTemplate(name.to_string()),
-    })?;
+    let saved = deps.templates.apply(&document, deps.clock.now()).await?;
     info!(template = %document.name, version = saved.version, changed = saved.changed, "template saved");
     let status = if saved.changed { 201 } else { 200 };
     Ok((
@@ -107,11 +103,7 @@ where
 {
     let body: PreviewBody = parse_body(request)?;
     let template = match (&body.template, body.source) {
-        (Some(name), None) => deps.templates.resolve(name).await.map_err(|e| match e {
-            LibraryError::Port(port) => AdminError::Store(port),
-            LibraryError::Invalid(template) => AdminError::Template(template),
-            LibraryError::NotFound(name) => AdminError::NoSuchTemplate(name.to_string()),
-        })?,
+        (Some(name), None) => deps.templates.resolve(name).await?,
         (None, Some(source)) => {
             let document = TemplateDocument {
                 name: TemplateName::parse("draft").expect("valid name"),
@@ -147,4 +139,14 @@ where
             PreviewError::Port(port) => AdminError::Store(port),
         })?;
     Ok(json!({ "template": { "name": template.name, "version": template.version }, "message": rendered }))
+}
+
+impl From<LibraryError> for AdminError {
+    fn from(error: LibraryError) -> Self {
+        match error {
+            LibraryError::Port(port) => AdminError::Store(port),
+            LibraryError::Invalid(template) => AdminError::Template(template),
+            LibraryError::NotFound(name) => AdminError::NoSuchTemplate(name.to_string()),
+        }
+    }
 }
